@@ -1,0 +1,231 @@
+"""Synthetic test speakers and noise for the hearing tests and the hearing benchmark.
+
+Voices are named ``engine:voice``:
+
+- ``flite:kal`` / ``flite:slt`` / ``flite:rms`` / ``flite:awb`` (English),
+- ``espeak:<voice>[+variant]`` with optional ``@<words per minute>`` and ``^<pitch 0-99>``
+  (e.g. ``espeak:en-us+m3@150^40``, ``espeak:ko+f2``),
+- ``piper:<model.onnx>`` when the ``piper`` program is installed.
+
+Every clip is 16 kHz mono int16 (numpy), cached as a WAV under ``tests/.cache/speech``
+(or ``$VOICECOACH_SPEECH_CACHE``), keyed by voice and text, so a second run costs nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import tempfile
+import wave
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+
+RATE = 16000
+
+CACHE = Path(os.environ.get("VOICECOACH_SPEECH_CACHE", Path(__file__).parent / ".cache" / "speech"))
+
+# Which synthetic voices thresholds were TUNED on, and which are HELD OUT (never used while
+# choosing thresholds or decoder settings; the reported numbers come from these).
+EN_TUNE: tuple[str, ...] = ("flite:slt", "flite:rms", "espeak:en-us+m3")
+EN_HELDOUT: tuple[str, ...] = ("flite:kal", "flite:awb", "espeak:en+f2@150^60", "espeak:en-us+m7@190")
+KO_TUNE: tuple[str, ...] = ("espeak:ko", "espeak:ko+f2")
+KO_HELDOUT: tuple[str, ...] = ("espeak:ko+m3@150^30", "espeak:ko+f4@190^70", "espeak:ko+m7")
+
+NOISES: tuple[str, ...] = ("white", "babble", "music")
+TUNE_NOISES: tuple[str, ...] = ("white",)  # tuned on white; babble and music are held out
+
+
+def have(program: str) -> bool:
+    return shutil.which(program) is not None
+
+
+def _read_wav(path: Path) -> np.ndarray:
+    with wave.open(str(path), "rb") as w:
+        if w.getframerate() != RATE or w.getnchannels() != 1 or w.getsampwidth() != 2:
+            raise ValueError(f"{path}: expected 16 kHz mono 16-bit")
+        return np.frombuffer(w.readframes(w.getnframes()), dtype=np.int16).copy()
+
+
+def write_wav(path: Path | str, samples: np.ndarray, rate: int = RATE) -> None:
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(np.asarray(samples, dtype=np.int16).tobytes())
+
+
+def _render_raw(voice: str, text: str, out: Path) -> None:
+    engine, _, spec = voice.partition(":")
+    if engine == "flite":
+        subprocess.run(["flite", "-voice", spec, "-t", text, "-o", str(out)], check=True)
+    elif engine == "espeak":
+        name, pitch = spec.split("^") if "^" in spec else (spec, "50")
+        name, speed = name.split("@") if "@" in name else (name, "165")
+        cmd = ["espeak-ng", "-v", name, "-s", speed, "-p", pitch, "-w", str(out), text]
+        subprocess.run(cmd, check=True, capture_output=True)
+    elif engine == "piper":
+        subprocess.run(
+            ["piper", "--model", spec, "--output_file", str(out)],
+            input=text.encode(),
+            check=True,
+            capture_output=True,
+        )
+    else:
+        raise ValueError(f"unknown voice engine {engine!r} in {voice!r} (flite, espeak, piper)")
+
+
+def synth(text: str, voice: str) -> np.ndarray:
+    """``text`` spoken by ``voice``: 16 kHz mono int16, leading/trailing silence trimmed."""
+    key = hashlib.sha1(f"{voice}\n{text}".encode()).hexdigest()[:20]
+    path = CACHE / f"{key}.wav"
+    if not path.exists():
+        CACHE.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            raw = Path(tmp) / "raw.wav"
+            _render_raw(voice, text, raw)
+            conv = Path(tmp) / "conv.wav"
+            subprocess.run(
+                ["sox", str(raw), "-r", str(RATE), "-c", "1", "-b", "16", str(conv)],
+                check=True,
+                capture_output=True,
+            )
+            tmp_path = path.with_suffix(".part")
+            shutil.copyfile(conv, tmp_path)
+            tmp_path.replace(path)
+    return trim(_read_wav(path))
+
+
+def trim(x: np.ndarray, threshold: float = 0.02) -> np.ndarray:
+    """Drop leading/trailing samples below ``threshold`` of full peak (keeps 10 ms margin)."""
+    if len(x) == 0:
+        return x
+    loud = np.flatnonzero(np.abs(x.astype(np.int32)) > threshold * max(1, np.abs(x).max()))
+    if len(loud) == 0:
+        return x[:0]
+    a = max(0, loud[0] - RATE // 100)
+    b = min(len(x), loud[-1] + RATE // 100)
+    return x[a:b]
+
+
+def silence(ms: float) -> np.ndarray:
+    return np.zeros(int(RATE * ms / 1000), dtype=np.int16)
+
+
+def concat(parts: Sequence[np.ndarray]) -> np.ndarray:
+    return np.concatenate([np.asarray(p, dtype=np.int16) for p in parts])
+
+
+def _rms(x: np.ndarray) -> float:
+    return float(np.sqrt(np.mean(x.astype(np.float64) ** 2))) if len(x) else 0.0
+
+
+def noise(kind: str, n: int, seed: int = 0, babble_from: Sequence[np.ndarray] = ()) -> np.ndarray:
+    """``n`` samples of unit-RMS noise (float64): white, babble or music."""
+    rng = np.random.default_rng(seed)
+    if kind == "white":
+        out = rng.standard_normal(n)
+    elif kind == "babble":
+        if not babble_from:
+            raise ValueError("babble needs speech clips (babble_from)")
+        out = np.zeros(n)
+        for _ in range(6):  # six talkers at once, each a random chain of clips
+            pos, track = 0, np.zeros(n)
+            offset = int(rng.integers(0, RATE))
+            while pos < n:
+                clip = babble_from[int(rng.integers(len(babble_from)))].astype(np.float64)
+                k = min(len(clip), n - pos)
+                track[pos : pos + k] += clip[:k]
+                pos += k
+            out += np.roll(track, offset)
+    elif kind == "music":
+        # Tonal "music": a chord progression of harmonic tones with note onsets and decay.
+        t = np.arange(n) / RATE
+        out = np.zeros(n)
+        note_s = 0.25
+        for i in range(int(np.ceil(n / (RATE * note_s)))):
+            a, b = int(i * note_s * RATE), min(n, int((i + 1) * note_s * RATE))
+            f0 = 110.0 * 2 ** (int(rng.integers(0, 24)) / 12)
+            env = np.exp(-np.arange(b - a) / (0.12 * RATE))
+            for h in (1, 2, 3, 5):
+                out[a:b] += env * np.sin(2 * np.pi * f0 * h * t[a:b]) / h
+        out += 0.3 * np.sin(2 * np.pi * 55.0 * t)  # a bass drone under it
+    else:
+        raise ValueError(f"unknown noise {kind!r} (white, babble, music)")
+    return out / max(_rms(out), 1e-9)
+
+
+def mix_snr(
+    speech: np.ndarray,
+    kind: str,
+    snr_db: float,
+    seed: int = 0,
+    babble_from: Sequence[np.ndarray] = (),
+    speech_ref: np.ndarray | None = None,
+) -> np.ndarray:
+    """Add noise at ``snr_db`` relative to the RMS of the voiced part of ``speech_ref``."""
+    ref = speech if speech_ref is None else speech_ref
+    active = ref[np.abs(ref.astype(np.int32)) > 0.02 * max(1, np.abs(ref).max())]
+    level = _rms(active) / (10 ** (snr_db / 20))
+    mixed = speech.astype(np.float64) + level * noise(kind, len(speech), seed, babble_from)
+    return np.clip(mixed, -32768, 32767).astype(np.int16)
+
+
+def blocks(x: np.ndarray, block_ms: float = 20.0) -> Iterator[bytes]:
+    """Split into ``block_ms`` int16 blocks, as the microphone delivers them."""
+    step = int(RATE * block_ms / 1000)
+    data = np.asarray(x, dtype=np.int16)
+    for i in range(0, len(data), step):
+        yield data[i : i + step].tobytes()
+
+
+# Ordinary talk that is not a command (rejection sets). Some sentences deliberately contain
+# command words inside longer speech ("wait", "go", "next", "done", "help").
+TALK_EN: tuple[str, ...] = (
+    "I think we should have pasta for dinner tonight.",
+    "The weather was lovely on Sunday afternoon.",
+    "Did you remember to call your mother yesterday?",
+    "My brother bought a new car last month.",
+    "The train to the city leaves at half past seven.",
+    "Could you pass me the salt and the pepper please?",
+    "We watched a documentary about whales and dolphins.",
+    "The meeting has been moved to Thursday morning.",
+    "I can't find my keys anywhere in this house.",
+    "She planted tomatoes and peppers in the garden.",
+    "Let me know when the package arrives at the office.",
+    "Wait until the kettle boils before you pour the water.",
+    "They will go to the beach if the sun comes out.",
+    "The next episode comes out on Friday night.",
+    "I am almost done with the report for my manager.",
+    "Can you help me carry these boxes to the car?",
+    "Reading a good book before bed helps me sleep.",
+    "The children played football in the park all day.",
+    "Our neighbours are painting their fence blue.",
+    "This coffee tastes a little bitter this morning.",
+)
+TALK_KO: tuple[str, ...] = (
+    "오늘 저녁에는 파스타를 먹고 싶어요.",
+    "일요일 오후에는 날씨가 정말 좋았어요.",
+    "어제 어머니께 전화 드렸어요?",
+    "우리 형은 지난달에 새 차를 샀어요.",
+    "도시로 가는 기차는 일곱 시 반에 출발해요.",
+    "소금하고 후추 좀 건네 주시겠어요?",
+    "고래와 돌고래에 관한 다큐멘터리를 봤어요.",
+    "회의가 목요일 아침으로 옮겨졌어요.",
+    "집 안 어디에서도 열쇠를 찾을 수가 없어요.",
+    "그녀는 정원에 토마토와 고추를 심었어요.",
+    "택배가 사무실에 도착하면 알려 주세요.",
+    "주전자 물이 끓을 때까지 기다려 주세요.",
+    "해가 나오면 그들은 바닷가에 갈 거예요.",
+    "다음 회는 금요일 밤에 나와요.",
+    "아이들은 하루 종일 공원에서 축구를 했어요.",
+    "자기 전에 좋은 책을 읽으면 잠이 잘 와요.",
+    "이웃들이 울타리를 파란색으로 칠하고 있어요.",
+    "오늘 아침 커피는 조금 쓴 맛이 나요.",
+    "주말에 친구들과 영화를 보러 갈 거예요.",
+    "시장에서 사과와 배를 샀어요.",
+)
+TALK = {"en": TALK_EN, "ko": TALK_KO}
