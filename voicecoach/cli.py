@@ -1,0 +1,153 @@
+"""Command line: `voicecoach start`, `replay`, and the tools around them.
+
+Errors become one-line click errors here, at the boundary; the core raises its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import sys
+import threading
+import time
+from collections.abc import Callable
+from contextlib import ExitStack
+from typing import IO, Any, TypeVar
+
+import click
+
+from . import __version__
+from .coach import Coach, Plan
+from .intents import PhraseTable
+from .knowledge import STOP_POINTS, VARIATION_SLUGS, Level
+from .lang import LANGUAGES
+from .runner import ScriptError, Session, Sink, parse_script, run_realtime, run_virtual
+from .sinks import JsonLines, Transcript
+
+log = logging.getLogger(__name__)
+F = TypeVar("F", bound=Callable[..., Any])
+
+PLAN_OPTIONS: list[Callable[[F], F]] = [
+    click.option("--sets", type=click.IntRange(1, 10), default=3, show_default=True,
+                 help="Sets in the session."),
+    click.option("--reps", type=click.IntRange(1, 50), default=10, show_default=True,
+                 help="Perfect reps per set."),
+    click.option("--rest", "rest_s", type=click.FloatRange(0, 600), default=60.0,
+                 show_default=True, help="Rest between sets (seconds)."),
+    click.option("--lift", "lift_s", type=click.FloatRange(0.5, 10), default=2.0,
+                 show_default=True, help="Lift time (seconds)."),
+    click.option("--hold", "hold_s", type=click.FloatRange(0, 10), default=1.0,
+                 show_default=True, help="Hold at the top (seconds)."),
+    click.option("--lower", "lower_s", type=click.IntRange(2, 5), default=3,
+                 show_default=True, help="Lowering time (seconds)."),
+    click.option("--variation", type=click.Choice(VARIATION_SLUGS), default="bent-knee",
+                 show_default=True, help="Exercise variation, easiest first."),
+    click.option("--stop", "stop_deg", type=click.Choice([str(s) for s in STOP_POINTS]),
+                 default="45", show_default=True,
+                 help="Stop point: leg angle above the floor at the bottom (5 = hover)."),
+    click.option("--lang", type=click.Choice(LANGUAGES), default="en", show_default=True,
+                 help="Language of the coach and of the commands."),
+]
+
+
+def plan_options(fn: F) -> F:
+    for option in reversed(PLAN_OPTIONS):
+        fn = option(fn)
+    return fn
+
+
+def make_plan(opts: dict[str, Any]) -> Plan:
+    level = Level(opts["variation"], int(opts["stop_deg"]), float(opts["lower_s"]))
+    return Plan(
+        sets=opts["sets"],
+        reps=opts["reps"],
+        rest_s=opts["rest_s"],
+        lift_s=opts["lift_s"],
+        hold_s=opts["hold_s"],
+        level=level,
+        lang=opts["lang"],
+    )
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="voicecoach")
+@click.option("--debug", is_flag=True, help="Log what happens inside (to stderr).")
+def cli(debug: bool) -> None:
+    """voicecoach: an offline, hands-free voice coach for the leg raise."""
+    logging.basicConfig(
+        level=logging.DEBUG if debug else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+
+
+def _stdin_lines(q: queue.Queue[str | None], stream: IO[str]) -> None:
+    for line in stream:
+        q.put(line)
+    q.put(None)
+
+
+def _sound_devices_missing() -> str | None:
+    """Why there is no usable speaker, or None when there is one."""
+    try:
+        import sounddevice as sd
+
+        devices = sd.query_devices()
+    except Exception as exc:  # PortAudio missing or broken: say why, fall back
+        return f"the audio system is not available ({exc})"
+    if not any(d["max_output_channels"] > 0 for d in devices):
+        return "no sound output device was found"
+    return None
+
+
+@cli.command()
+@plan_options
+@click.option("--text", "text_mode", is_flag=True,
+              help="Print cues and counts and read typed commands (no audio).")
+@click.option("--events", "events_file", type=click.File("w"),
+              help="Also write every event as a JSON line to this file.")
+def start(text_mode: bool, events_file: IO[str] | None, **opts: Any) -> None:
+    """Start a coaching session."""
+    plan = make_plan(opts)
+    if not text_mode:
+        why = _sound_devices_missing()
+        if why is None:
+            why = "speech output is not available in this version"
+        click.echo(f"Text mode: {why}. Type commands and press Enter.", err=True)
+    sinks: list[Sink] = [Transcript(sys.stdout)]
+    if events_file is not None:
+        sinks.append(JsonLines(events_file))
+    session = Session(Coach(plan), PhraseTable.for_lang(plan.lang), sinks)
+    lines: queue.Queue[str | None] = queue.Queue()
+    threading.Thread(target=_stdin_lines, args=(lines, sys.stdin), daemon=True).start()
+    t0 = time.monotonic()
+    run_realtime(session, lines, lambda: time.monotonic() - t0)
+
+
+@cli.command()
+@click.argument("script", type=click.File("r", encoding="utf-8"))
+@plan_options
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object per event.")
+def replay(script: IO[str], as_json: bool, **opts: Any) -> None:
+    """Run a session against SCRIPT on a virtual clock, as fast as possible.
+
+    Each line of SCRIPT is `<seconds> <phrase>`: a command typed at that session time.
+    """
+    plan = make_plan(opts)
+    try:
+        lines = parse_script(script, name=script.name)
+    except ScriptError as exc:
+        raise click.ClickException(str(exc)) from None
+    except UnicodeDecodeError:
+        raise click.ClickException(f"{script.name}: not a text file") from None
+    with ExitStack():
+        sink: Sink = JsonLines(sys.stdout) if as_json else Transcript(sys.stdout)
+        session = Session(Coach(plan), PhraseTable.for_lang(plan.lang), [sink])
+        run_virtual(session, lines)
+
+
+def main() -> None:
+    try:
+        cli(prog_name="voicecoach")
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(130)

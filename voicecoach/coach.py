@@ -1,0 +1,737 @@
+"""The coach: a pure, deterministic state machine on an injected clock.
+
+It takes intents and times and returns timed events (what to say and when, and
+what happened). It never opens a device, sleeps or reads the wall clock, so a
+whole session runs in a test in milliseconds on a virtual clock.
+
+Timing model: an *agenda* holds what is due and when (counts, cues, phase
+transitions). ``advance(t)`` runs everything due up to ``t``; each event keeps
+its own exact time. Counts sit on fixed beats; a cue is placed in the first gap
+where it fits without talking over a count. Urgent replies (pain, pause, stop,
+done) clear the agenda and speak at once.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+import string
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from . import lang as lang_pkg
+from .events import Event
+from .intents import Intent
+from .knowledge import (
+    LOWER_MAX_S,
+    LOWER_MIN_S,
+    LOWER_STEP_S,
+    STOP_POINTS,
+    VARIATION_SLUGS,
+    Level,
+    validate_level,
+    variation,
+)
+
+#: Silence kept between two utterances (seconds).
+GAP_S = 0.15
+#: Pause after a setup cue before the next one (seconds).
+SETUP_GAP_S = 0.8
+#: Time between "get ready" and the first lift (seconds).
+LEAD_IN_S = 1.0
+#: Reminders: one every this many reps, from the second rep on.
+REMINDER_EVERY = 3
+
+
+def estimate_speech_s(text: str) -> float:
+    """Rough spoken length of ``text`` at a normal speaking rate (seconds)."""
+    return 0.05 + 0.065 * len(text)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a session is made of. Times in seconds."""
+
+    sets: int = 3
+    reps: int = 10
+    """Perfect reps per set."""
+    rest_s: float = 60.0
+    lift_s: float = 2.0
+    hold_s: float = 1.0
+    hover_s: float = 1.0
+    """Pause at the stop point before the next lift."""
+    level: Level = field(default_factory=Level)
+    lang: str = "en"
+    first_use: bool = True
+    """Say the not-medical-advice line."""
+    returning: bool = False
+    """Greet as a returning user (the level comes from the last session)."""
+
+    @property
+    def max_attempts(self) -> int:
+        """Attempts per set before it ends even without enough perfect reps."""
+        return self.reps + max(3, self.reps // 2)
+
+    def validate(self) -> None:
+        for name in ("sets", "reps"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1")
+        for name in ("rest_s", "lift_s", "hold_s", "hover_s"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must not be negative")
+        if self.lift_s < 0.5:
+            raise ValueError("lift_s must be at least 0.5 s")
+        validate_level(self.level)
+        lang_pkg.load(self.lang)
+
+
+class Phase(Enum):
+    SETUP = "setup"
+    SET = "set"
+    REST = "rest"
+    PAUSED = "paused"
+    PAIN = "pain"
+    FINISHED = "finished"
+
+
+@dataclass(order=True)
+class _Item:
+    t: float
+    seq: int
+    action: Callable[[], None] = field(compare=False)
+    spoken_len: float = field(default=0.0, compare=False)
+    """Length of speech it starts (0 for silent transitions)."""
+    is_count: bool = field(default=False, compare=False)
+
+
+class Words:
+    """The coach's sentences in one language."""
+
+    def __init__(self, lang: str) -> None:
+        self.mod = lang_pkg.load(lang)
+
+    def say(self, msg_id: str, **fields: Any) -> str:
+        text = str(self.mod.MESSAGES[msg_id].format(**fields))
+        return text[:1].upper() + text[1:]
+
+    def number(self, n: int) -> str:
+        return str(self.mod.number(n))
+
+    def variation(self, slug: str, short: bool = False) -> str:
+        return str(self.mod.variation_name(slug, short))
+
+    def stop(self, deg: int, short: bool = False) -> str:
+        return str(self.mod.stop_name(deg, short))
+
+    def level_fields(self, level: Level) -> dict[str, str]:
+        return {"variation": self.variation(level.variation), "stop": self.stop(level.stop_deg)}
+
+
+class Coach:
+    """One session. Feed it time and intents; it returns events."""
+
+    def __init__(self, plan: Plan, speech_s: Callable[[str], float] | None = None) -> None:
+        plan.validate()
+        self.plan = plan
+        self.words = Words(plan.lang)
+        self._speech_s = speech_s or estimate_speech_s
+        self.level = plan.level
+        self.phase = Phase.SETUP
+        self.now = 0.0
+        self._agenda: list[_Item] = []
+        self._seq = itertools.count()
+        self._out: list[Event] = []
+        self._quiet_at = 0.0
+        self._pending: deque[tuple[str, str]] = deque()
+        self._last_cue: tuple[str, str] | None = None
+        # Progress
+        self.set_no = 0
+        self.attempt = 0
+        self.perfect = 0
+        self.total_perfect = 0
+        self.sets_done = 0
+        self._rep_flagged = False
+        self._rep_level = self.level
+        self._rep_end = math.inf
+        self._setup_index = 0
+        self._rest_end = 0.0
+        self._resume_to: Phase | None = None
+        self._reminder_index = 0
+        self._explained: set[str] = set()
+
+    # ----------------------------------------------------------------- public API
+
+    @property
+    def finished(self) -> bool:
+        """The session is over and everything it had to say has been said."""
+        return self.phase is Phase.FINISHED and not self._agenda
+
+    def next_due(self) -> float | None:
+        return self._agenda[0].t if self._agenda else None
+
+    def start(self, t: float = 0.0) -> list[Event]:
+        self.now = self._quiet_at = t
+        if self.plan.first_use:
+            self._cue("disclaimer")
+        if self.plan.returning:
+            self._cue("welcome_back")
+        else:
+            self._cue(
+                "welcome",
+                sets=self.words.number(self.plan.sets),
+                reps=self.words.number(self.plan.reps),
+            )
+        self._cue("level", **self.words.level_fields(self.level))
+        self._setup_index = 0
+        self._at(self._quiet_at + SETUP_GAP_S - GAP_S, self._on_setup)
+        return self._flush()
+
+    def advance(self, t: float) -> list[Event]:
+        """Run everything due up to ``t``; returns the events in time order."""
+        self._run_until(t)
+        return self._flush()
+
+    def _run_until(self, t: float) -> None:
+        while self._agenda and self._agenda[0].t <= t:
+            item = heapq.heappop(self._agenda)
+            self.now = max(self.now, item.t)
+            item.action()
+        self.now = max(self.now, t)
+
+    def command(self, intent: Intent, t: float, phrase: str = "") -> list[Event]:
+        """Handle a recognized command at time ``t`` (never earlier than the coach's now)."""
+        self._run_until(t)
+        if self.phase is Phase.FINISHED:
+            return self._flush()
+        self._emit("command", intent=str(intent), phrase=phrase or str(intent))
+        _HANDLERS[intent](self)
+        return self._flush()
+
+    def unknown(self, t: float, phrase: str) -> list[Event]:
+        """Text that matched no command: a short "didn't catch that"."""
+        self._run_until(t)
+        if self.phase is not Phase.FINISHED:
+            self._emit("unknown", phrase=phrase)
+            self._reply("unknown")
+        return self._flush()
+
+    def end(self, t: float, reason: str = "end_of_input") -> list[Event]:
+        """End the session now (input ended, process stopping); the summary is spoken."""
+        self._run_until(t)
+        if self.phase is not Phase.FINISHED:
+            self._finish(reason)
+        return self._flush()
+
+    # ----------------------------------------------------------------- output helpers
+
+    def _emit(self, type_: str, t: float | None = None, **data: Any) -> None:
+        self._out.append(Event(self.now if t is None else t, type_, data))
+
+    def _flush(self) -> list[Event]:
+        out, self._out = self._out, []
+        out.sort(key=lambda e: e.t)  # stable: same-time events keep their order
+        return out
+
+    def _at(
+        self, t: float, action: Callable[[], None], spoken_len: float = 0.0, is_count: bool = False
+    ) -> None:
+        heapq.heappush(self._agenda, _Item(t, next(self._seq), action, spoken_len, is_count))
+
+    def _clear_agenda(self) -> None:
+        self._agenda.clear()
+        self._pending.clear()
+        self._rep_end = math.inf
+
+    def _text(self, msg_id: str, **fields: Any) -> str:
+        return self.words.say(msg_id, **fields)
+
+    def _speak_at(self, t: float, msg_id: str, text: str, urgent: bool = False) -> None:
+        length = self._speech_s(text)
+
+        def fire() -> None:
+            data: dict[str, Any] = {"text": text, "id": msg_id}
+            if urgent:
+                data["urgent"] = True
+            self._emit("cue", **data)
+
+        self._at(t, fire, spoken_len=length)
+        self._quiet_at = max(self._quiet_at, t + length + GAP_S)
+
+    def _cue(self, msg_id: str, **fields: Any) -> None:
+        """A cue worth repeating (setup, set intro, rest); placed like any reply."""
+        text = self._text(msg_id, **fields)
+        self._last_cue = (msg_id, text)
+        self._place(msg_id, text)
+
+    def _reply(self, msg_id: str, **fields: Any) -> None:
+        self._place(msg_id, self._text(msg_id, **fields))
+
+    def _urgent(self, msg_id: str, **fields: Any) -> None:
+        """Cut everything and speak now."""
+        self._clear_agenda()
+        self._quiet_at = self.now
+        self._speak_at(self.now, msg_id, self._text(msg_id, **fields), urgent=True)
+
+    def _place(self, msg_id: str, text: str) -> None:
+        """Queue a cue and put it in the first gap where it fits."""
+        self._pending.append((msg_id, text))
+        self._place_pending()
+
+    def _place_pending(self) -> None:
+        while self._pending:
+            msg_id, text = self._pending[0]
+            t = self._free_slot(self._speech_s(text))
+            if t is None:
+                return
+            self._pending.popleft()
+            self._speak_at(t, msg_id, text)
+
+    def _free_slot(self, length: float) -> float | None:
+        """Earliest start >= now that talks over no count and ends before the known horizon."""
+        t = max(self.now, self._quiet_at)
+        busy = sorted(
+            (i.t - GAP_S, i.t + i.spoken_len + GAP_S) for i in self._agenda if i.is_count
+        )
+        for start, end in busy:
+            if t + length <= start:
+                break
+            t = max(t, end)
+        if t + length > self._rep_end - GAP_S:
+            return None
+        return t
+
+    # ----------------------------------------------------------------- setup
+
+    def _on_setup(self) -> None:
+        cues = self.words.mod.SETUP_FULL
+        if self._setup_index < len(cues):
+            self._cue(cues[self._setup_index])
+            self._setup_index += 1
+            self._at(self._quiet_at + SETUP_GAP_S - GAP_S, self._on_setup)
+        else:
+            self._start_set()
+
+    # ----------------------------------------------------------------- sets and reps
+
+    def _start_set(self) -> None:
+        self.phase = Phase.SET
+        self.set_no += 1
+        self.attempt = 0
+        self.perfect = 0
+        lv = self.level
+        self._emit(
+            "set_start",
+            set=self.set_no,
+            of=self.plan.sets,
+            reps=self.plan.reps,
+            variation=lv.variation,
+            stop_deg=lv.stop_deg,
+            lower_s=lv.lower_s,
+        )
+        if self.set_no > 1:
+            for msg_id in self.words.mod.SETUP_SHORT:
+                self._cue(msg_id)
+        self._cue(
+            "set_intro", n=self.words.number(self.set_no), total=self.words.number(self.plan.sets)
+        )
+        self._cue("level", **self.words.level_fields(lv))
+        self._explain_variation()
+        self._lead_in()
+
+    def _explain_variation(self) -> None:
+        if self.level.variation not in self._explained:
+            self._explained.add(self.level.variation)
+            self._cue(f"howto_{self.level.variation}")
+
+    def _lead_in(self) -> None:
+        """'Get ready', then the next rep's lift."""
+        self._reply("get_ready")
+        self._at(self._quiet_at - GAP_S + LEAD_IN_S, self._start_rep)
+
+    def _start_rep(self) -> None:
+        self.phase = Phase.SET
+        self.attempt += 1
+        self._rep_flagged = False
+        lv = self._rep_level = self.level
+        p = self.plan
+        t0 = self.now
+        n = self.words.number(self.perfect + 1)
+        if variation(lv.variation).alternate:
+            lift_id = "beat_lift_left" if self.attempt % 2 else "beat_lift_right"
+        else:
+            lift_id = "beat_lift"
+        self._count(t0, "lift", self._text(lift_id, n=n))
+        self._count(t0 + p.lift_s, "hold", self._text("beat_hold"))
+        t_low = t0 + p.lift_s + p.hold_s
+        seconds = max(1, round(lv.lower_s))
+        self._count(t_low, "lower", self._text("beat_lower", n=self.words.number(seconds)))
+        step = lv.lower_s / seconds
+        for k in range(1, seconds):
+            self._count(
+                t_low + k * step,
+                "lower",
+                self._text("beat_count", n=self.words.number(seconds - k)),
+            )
+        t_hover = t_low + lv.lower_s
+        self._count(t_hover, "hover", self._text("beat_hover"))
+        self._rep_end = t_hover + p.hover_s
+        self._at(self._rep_end, self._end_rep)
+        self._maybe_remind()
+        self._place_pending()
+
+    def _count(
+        self, t: float, beat: str, text: str, set_no: int | None = None, rep: int | None = None
+    ) -> None:
+        set_no = self.set_no if set_no is None else set_no
+        rep = self.attempt if rep is None else rep
+
+        length = self._speech_s(text)
+
+        def fire() -> None:
+            self._quiet_at = max(self._quiet_at, self.now + length + GAP_S)
+            self._emit("count", text=text, beat=beat, set=set_no, rep=rep)
+
+        self._at(t, fire, spoken_len=length, is_count=True)
+
+    def _maybe_remind(self) -> None:
+        if self._pending or self.attempt < 2 or (self.attempt - 2) % REMINDER_EVERY:
+            return
+        reminders = self.words.mod.REMINDERS
+        msg_id = reminders[self._reminder_index % len(reminders)]
+        text = self._text(msg_id)
+        t = self._free_slot(self._speech_s(text))
+        if t is not None:  # a reminder that does not fit in this rep is simply not said
+            self._reminder_index += 1
+            self._speak_at(t, msg_id, text)
+
+    def _end_rep(self) -> None:
+        counted = not self._rep_flagged
+        if counted:
+            self.perfect += 1
+            self.total_perfect += 1
+        lv = self._rep_level
+        self._emit(
+            "rep",
+            n=self.attempt,
+            counted=counted,
+            perfect=self.perfect,
+            set=self.set_no,
+            variation=lv.variation,
+            stop_deg=lv.stop_deg,
+            lower_s=lv.lower_s,
+        )
+        self._rep_end = math.inf
+        if self.perfect >= self.plan.reps:
+            self._end_set("complete")
+        elif self.attempt >= self.plan.max_attempts:
+            self._end_set("limit")
+        elif self._pending:
+            # Replies that found no gap are said now, in a slightly longer hover;
+            # the next lift waits for them, so no reply waits more than one rep.
+            self._place_pending()
+            self._at(self._quiet_at, self._start_rep)
+        else:
+            self._start_rep()
+
+    def _end_set(self, reason: str) -> None:
+        """Close the running set; then rest, or finish after the last one."""
+        self._emit(
+            "set_end",
+            set=self.set_no,
+            perfect=self.perfect,
+            attempts=self.attempt,
+            reason=reason,
+        )
+        self.sets_done += 1
+        self._rep_end = math.inf
+        self.phase = Phase.REST  # between sets until the caller says otherwise
+        if reason in ("pain", "stop"):
+            return
+        self._reply("set_done", n=self.words.number(self.perfect))
+        if self.set_no >= self.plan.sets:
+            self._finish("complete")
+        else:
+            self._start_rest(self.plan.rest_s)
+
+    # ----------------------------------------------------------------- rest
+
+    def _start_rest(self, seconds: float) -> None:
+        self.phase = Phase.REST
+        self._emit("rest", seconds=round(seconds, 3))
+        self._cue("rest", seconds=self.words.number(round(seconds)))
+        self._schedule_rest(self.now + seconds)
+
+    def _schedule_rest(self, end: float) -> None:
+        self._rest_end = end
+        for left in (30, 10):
+            if end - left > self._quiet_at + 5:
+                self._at(end - left, lambda left=left: self._reply(
+                    "rest_left", seconds=self.words.number(left)))
+        for left in (3, 2, 1):
+            if end - left >= self._quiet_at:
+                self._count(end - left, "countdown", self._text("beat_count", n=self.words.number(left)),
+                            set_no=self.set_no + 1, rep=0)
+        self._at(end, self._start_set)
+
+    # ----------------------------------------------------------------- end
+
+    def _finish(self, reason: str) -> None:
+        if self.phase is Phase.SET:
+            self._end_set("stop")
+        # Counts and transitions go; what is already placed to be said stays.
+        self._agenda = [i for i in self._agenda if i.spoken_len and not i.is_count]
+        heapq.heapify(self._agenda)
+        self._rep_end = math.inf
+        self._reply("summary", n=self.words.number(self.total_perfect))
+        self._reply("level", **self.words.level_fields(self.level))
+        if reason == "complete":
+            self._reply("goodbye")
+        self.phase = Phase.FINISHED
+        sets, perfect = self.sets_done, self.total_perfect
+        self._at(
+            self._quiet_at,
+            lambda: self._emit("session_end", reason=reason, sets=sets, perfect=perfect),
+        )
+
+    # ----------------------------------------------------------------- commands
+
+    def _adjust(self, new: Level, intent: Intent) -> None:
+        self.level = new
+        self._emit(
+            "adjust",
+            variation=new.variation,
+            stop_deg=new.stop_deg,
+            lower_s=new.lower_s,
+            intent=str(intent),
+        )
+
+    def _change_level(self, new: Level, intent: Intent, word: str) -> None:
+        old = self.level
+        if new == old:
+            self._reply("ack_easiest" if word == "easier" else "ack_hardest")
+            return
+        self._adjust(new, intent)
+        if new.variation != old.variation:
+            self._reply(f"ack_{word}_variation", var=self.words.variation(new.variation, True))
+            if self.phase is not Phase.SET:
+                self._explain_variation()
+        else:
+            self._reply(f"ack_{word}", at=self.words.stop(new.stop_deg, True))
+
+    def on_easier(self) -> None:
+        self._change_level(self.level.easier(), Intent.EASIER, "easier")
+
+    def on_harder(self) -> None:
+        self._change_level(self.level.harder(), Intent.HARDER, "harder")
+
+    def on_back_lifted(self) -> None:
+        in_rep = self.phase is Phase.SET and self._rep_end < math.inf
+        if in_rep:
+            self._rep_flagged = True
+        if in_rep:
+            self._reply("ack_back")
+        new = self.level.higher_stop()
+        if new != self.level:
+            self._adjust(new, Intent.BACK_LIFTED)
+            self._reply("ack_stop_at", at=self.words.stop(new.stop_deg, True))
+        else:
+            self._reply("rem_back")
+
+    def _tempo(self, delta: float, intent: Intent) -> None:
+        new = self.level.with_lower(self.level.lower_s + delta)
+        if new == self.level:
+            self._reply("ack_slowest" if delta > 0 else "ack_fastest")
+            return
+        self._adjust(new, intent)
+        self._reply(
+            "ack_slower" if delta > 0 else "ack_faster",
+            seconds=self.words.number(round(new.lower_s)),
+        )
+
+    def on_slower(self) -> None:
+        self._tempo(LOWER_STEP_S, Intent.SLOWER)
+
+    def on_faster(self) -> None:
+        self._tempo(-LOWER_STEP_S, Intent.FASTER)
+
+    def on_pain(self) -> None:
+        if self.phase is Phase.SET:
+            self._end_set("pain")
+        if self.phase is Phase.PAUSED and self._resume_to is Phase.SET:
+            self._end_set("pain")
+        self.phase = Phase.PAIN
+        self._resume_to = None
+        self._emit("pain_stop", phrase=self._last_phrase())
+        self._urgent("pain")
+        self._reply("pain_resume_hint")
+
+    def on_stop(self) -> None:
+        self._urgent("ack_stop")
+        if self.phase is Phase.PAUSED and self._resume_to is Phase.SET:
+            self.phase = Phase.SET
+        self._finish("stop")
+
+    def on_pause(self) -> None:
+        if self.phase in (Phase.PAUSED, Phase.PAIN):
+            self._reply("ack_pause")
+            return
+        self._resume_to = self.phase
+        left = max(0.0, self._rest_end - self.now) if self.phase is Phase.REST else 0.0
+        self._rest_left = left
+        self.phase = Phase.PAUSED
+        self._emit("pause")
+        if self._resume_to is Phase.SET and self._rep_end < math.inf:
+            self.attempt -= 1  # the interrupted rep is taken again, uncounted
+        self._urgent("ack_pause")
+
+    def on_resume(self) -> None:
+        if self.phase is Phase.SETUP:
+            self.on_skip()
+            return
+        if self.phase is Phase.PAIN:
+            self._emit("resume")
+            self._reply("pain_resume")
+            if self.set_no >= self.plan.sets:
+                self._finish("complete")
+            else:
+                self._start_set()
+            return
+        if self.phase is not Phase.PAUSED:
+            self._reply("ack_running")
+            return
+        target, self._resume_to = self._resume_to, None
+        self._emit("resume")
+        self._reply("ack_resume")
+        if target is Phase.SETUP:
+            self.phase = Phase.SETUP
+            self._at(self._quiet_at, self._on_setup)
+        elif target is Phase.REST:
+            self.phase = Phase.REST
+            self._schedule_rest(max(self._quiet_at, self.now + self._rest_left))
+        else:
+            self.phase = Phase.SET
+            self._lead_in()
+
+    def on_done(self) -> None:
+        if self.phase is Phase.SET or (self.phase is Phase.PAUSED and self._resume_to is Phase.SET):
+            if self.phase is Phase.SET and self._rep_end < math.inf:
+                self.attempt -= 1  # the unfinished rep is not an attempt
+            self.phase = Phase.SET
+            self._urgent("ack_done")
+            self._end_set("done")
+        elif self.phase is Phase.PAIN:
+            self._urgent("ack_stop")
+            self._finish("stop")
+        elif self.phase is Phase.SETUP:
+            self.on_skip()
+        else:
+            self._reply("ack_no_set")
+
+    def on_skip(self) -> None:
+        if self.phase is Phase.SETUP:
+            self._clear_agenda()
+            self._quiet_at = min(self._quiet_at, self.now)
+            self._reply("ack_skip")
+            self._start_set()
+        elif self.phase is Phase.REST:
+            self._clear_agenda()
+            self._quiet_at = min(self._quiet_at, self.now)
+            self._reply("ack_skip")
+            self._start_set()
+        else:
+            self._reply("ack_no_skip")
+
+    def on_repeat(self) -> None:
+        if self._last_cue is None:
+            self._reply("ack_nothing_to_repeat")
+        else:
+            self._place(*self._last_cue)
+
+    def on_how_many(self) -> None:
+        if self.phase is Phase.SET:
+            self._reply("how_many", n=self.words.number(self.perfect))
+        else:
+            self._reply("how_many_total", n=self.words.number(self.total_perfect))
+
+    def on_help(self) -> None:
+        self._reply("help_short" if self.phase is Phase.SET else "help")
+
+    def _last_phrase(self) -> str:
+        for e in reversed(self._out):
+            if e.type == "command":
+                return str(e.data.get("phrase", ""))
+        return ""
+
+
+_HANDLERS: dict[Intent, Callable[[Coach], None]] = {
+    Intent.PAIN: Coach.on_pain,
+    Intent.STOP: Coach.on_stop,
+    Intent.PAUSE: Coach.on_pause,
+    Intent.DONE: Coach.on_done,
+    Intent.RESUME: Coach.on_resume,
+    Intent.BACK_LIFTED: Coach.on_back_lifted,
+    Intent.EASIER: Coach.on_easier,
+    Intent.HARDER: Coach.on_harder,
+    Intent.SLOWER: Coach.on_slower,
+    Intent.FASTER: Coach.on_faster,
+    Intent.SKIP: Coach.on_skip,
+    Intent.REPEAT: Coach.on_repeat,
+    Intent.HOW_MANY: Coach.on_how_many,
+    Intent.HELP: Coach.on_help,
+}
+
+
+def speakable_texts(plan: Plan) -> list[str]:
+    """Every text a session with this plan can make the coach say (for pre-rendering)."""
+    w = Words(plan.lang)
+    num = w.number
+    total = plan.sets * plan.reps
+    nums = lambda lo, hi: [{"n": num(n)} for n in range(lo, hi + 1)]  # noqa: E731
+    secs = lambda values: [{"seconds": num(v)} for v in values]  # noqa: E731
+    lower = range(int(LOWER_MIN_S), int(LOWER_MAX_S) + 1)
+    short_stops = [{"at": w.stop(s, True)} for s in STOP_POINTS]
+    short_vars = [{"var": w.variation(v, True)} for v in VARIATION_SLUGS]
+    domains: dict[str, list[dict[str, str]]] = {
+        "welcome": [{"sets": num(plan.sets), "reps": num(plan.reps)}],
+        "level": [w.level_fields(Level(v, s)) for v in VARIATION_SLUGS for s in STOP_POINTS],
+        "set_intro": [{"n": num(i), "total": num(plan.sets)} for i in range(1, plan.sets + 1)],
+        "set_done": nums(0, plan.reps),
+        "rest": secs([round(plan.rest_s)]),
+        "rest_left": secs([30, 10]),
+        "beat_lift": nums(1, plan.reps),
+        "beat_lift_left": nums(1, plan.reps),
+        "beat_lift_right": nums(1, plan.reps),
+        "beat_lower": nums(1, int(LOWER_MAX_S)),
+        "beat_count": nums(1, int(LOWER_MAX_S)),
+        "ack_easier": short_stops,
+        "ack_harder": short_stops,
+        "ack_stop_at": short_stops,
+        "ack_easier_variation": short_vars,
+        "ack_harder_variation": short_vars,
+        "ack_slower": secs(lower),
+        "ack_faster": secs(lower),
+        "how_many": nums(0, plan.reps),
+        "how_many_total": nums(0, total),
+        "summary": nums(0, total),
+    }
+    out: dict[str, None] = {}
+    for msg_id, template in w.mod.MESSAGES.items():
+        if msg_id in domains:
+            for fields in domains[msg_id]:
+                out[w.say(msg_id, **fields)] = None
+        elif _has_fields(template):
+            raise KeyError(f"message {msg_id!r} has fields but no domain in speakable_texts")
+        else:
+            out[w.say(msg_id)] = None
+    return list(out)
+
+
+def _has_fields(template: str) -> bool:
+    return any(name for _, name, _, _ in string.Formatter().parse(template))
+
+
+__all__ = ["Coach", "Phase", "Plan", "Words", "estimate_speech_s", "speakable_texts"]
