@@ -137,9 +137,12 @@ class Pyttsx3Synth:
         if voice is not None:
             known = {v.id for v in self._voices()}
             if voice.lower() not in known:
-                close = sorted(k for k in known if voice.lower().split("/")[-1] in k)[:8]
+                want = voice.lower()
+                close = sorted(k for k in known if want.split("/")[-1] in k)
+                close = close or sorted(k for k in known if k.split("/")[0] == want.split("/")[0])
+                close = (close or sorted(k for k in known if "/en" in k))[:8]
                 raise VoiceNotFound(
-                    f"pyttsx3 has no voice {voice!r}; try one of {', '.join(close or sorted(known)[:8])} "
+                    f"pyttsx3 has no voice {voice!r}; try one of {', '.join(close)} "
                     "(list them all with: voicecoach voices)"
                 )
             self._engine.setProperty("voice", voice)

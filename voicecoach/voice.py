@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 TICK_PATH = Path(__file__).resolve().parent.parent / "audio" / "tick.wav"
 LEAD_IN_S = 0.25
 """Live: session time 0 is this long after the output stream starts (seconds)."""
+AHEAD_S = 0.1
+"""Live: how far ahead of the mixer's clock events should be handed over (seconds);
+more than one output block plus the scheduler's wake-up jitter."""
 
 
 def make_tick(rate: int = 22050) -> np.ndarray:
@@ -76,9 +79,13 @@ class VoiceSink:
     def sample_for(self, t: float) -> int:
         return self.origin + int(round(t * self.rate))
 
-    def clock(self) -> float:
-        """Session time on the output's own sample clock (seconds)."""
-        return (self.player.position - self.origin) / self.rate
+    def clock(self, ahead_s: float = 0.0) -> float:
+        """Session time on the output's own sample clock (seconds), plus ``ahead_s``.
+
+        Live, drive the coach with ``clock(ahead_s=AHEAD_S)`` so each event is handed
+        over before the block holding its first sample is mixed.
+        """
+        return (self.player.position - self.origin) / self.rate + ahead_s
 
     def __call__(self, event: Event) -> None:
         if not event.spoken or not event.text.strip():
