@@ -312,3 +312,18 @@ def test_journal_from_a_newer_version_is_refused_with_a_fix(tmp_path: Path) -> N
     with pytest.raises(JournalError, match="newer.*--db"):
         Journal(db)
     assert db.exists()  # not moved aside: it is not damaged
+
+
+def test_adjustment_during_a_rep_is_the_end_state_and_the_rep_keeps_its_own_level(
+    tmp_path: Path,
+) -> None:
+    j = Journal(tmp_path / "j.sqlite3")
+    level = Level("straight-leg", 15, 3.0)
+    evs = make_session([[True, True, True]], level)
+    last_rep = max(i for i, e in enumerate(evs) if e.type == "rep")
+    higher = {"variation": "straight-leg", "stop_deg": 30, "lower_s": 3.0}
+    evs.insert(last_rep, Event(evs[last_rep].t - 0.1, "adjust", {**higher, "intent": "back_lifted"}))
+    sink = run(j, evs)
+    assert j.profile().level == Level(**higher)
+    assert j.sessions()[0].level == Level(**higher)
+    assert [r["stop_deg"] for r in j.table("reps", sink.session_id)] == [15, 15, 15]

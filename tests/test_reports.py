@@ -18,9 +18,14 @@ from click.testing import CliRunner
 from voicecoach import chart as chart_mod
 from voicecoach.chart import draw, level_rank
 from voicecoach.cmd_journal import COMMANDS
-from voicecoach.journal import Journal, summarize_events
+from voicecoach.coach import Coach, Plan
+from voicecoach.events import Event
+from voicecoach.intents import PhraseTable
+from voicecoach.journal import Journal, JournalSink, summarize_events
 from voicecoach.knowledge import Level
+from voicecoach.profile import start_advice
 from voicecoach.reports import chart_points, summary_text, terminal_chart
+from voicecoach.runner import ScriptLine, Session, run_virtual
 
 from .test_journal import make_session, run
 
@@ -191,3 +196,55 @@ def test_summary_counts_time_under_tension_and_energy() -> None:
     text = summary_text(s)
     assert "Perfect reps: 3" in text and "Time under tension: 0 min 21 s" in text
     assert "kcal" in text and "kcal" not in summary_text(summarize_events(evs))
+
+
+def coached_session(journal: Journal, user: str, when: datetime,
+                    script: list[tuple[float, str]]) -> tuple[list[Event], JournalSink]:
+    """One real coach session on a virtual clock, set up from the journal as the CLI should."""
+    advice = start_advice(journal.profile(user), journal.sessions(user), when)
+    plan = Plan(sets=2, reps=4, rest_s=10.0, level=advice.level,
+                first_use=advice.first_use, returning=advice.returning)
+    events: list[Event] = []
+    sink = JournalSink(journal, user, level=plan.level, started_at=when)
+    session = Session(Coach(plan), PhraseTable.for_lang("en"), [events.append, sink])
+    run_virtual(session, [ScriptLine(t, text, i) for i, (t, text) in enumerate(script, 1)])
+    sink.close()
+    return events, sink
+
+
+def test_two_replayed_sessions_in_a_row_pick_up_where_the_last_ended(tmp_path: Path) -> None:
+    db = tmp_path / "j.sqlite3"
+    j = Journal(db)
+    first_events, _ = coached_session(j, "lee", START, [(40.0, "harder"), (41.0, "slower")])
+    cues = [e.data.get("id") for e in first_events if e.type == "cue"]
+    assert "disclaimer" in cues and "welcome_back" not in cues
+    adjusts = [e for e in first_events if e.type == "adjust"]
+    end_level = Level(**{k: adjusts[-1].data[k] for k in ("variation", "stop_deg", "lower_s")})
+    assert end_level == Level("bent-knee", 30, 4.0)
+    assert j.profile("lee").level == end_level
+
+    second, _ = coached_session(j, "lee", START + timedelta(days=2), [])
+    cues = [e.data.get("id") for e in second if e.type == "cue"]
+    assert "welcome_back" in cues and "disclaimer" not in cues
+    starts = [e for e in second if e.type == "set_start"]
+    assert Level(**{k: starts[0].data[k] for k in ("variation", "stop_deg", "lower_s")}) == (
+        end_level)
+
+    sessions = j.sessions("lee")
+    perfect = [sum(1 for e in evs if e.type == "rep" and e.data["counted"])
+               for evs in (first_events, second)]
+    assert [s.perfect for s in sessions] == perfect and perfect[1] == 8
+    assert [s.level for s in sessions] == [end_level, end_level]
+    history = invoke("history", "--db", str(db), "--user", "lee").splitlines()[2:]
+    assert [row.split()[2:6] for row in history] == [
+        ["bent-knee", "30°", "2", str(perfect[0])], ["bent-knee", "30°", "2", str(perfect[1])]]
+    rows = list(csv.DictReader(io.StringIO(invoke("export", "--db", str(db), "--user", "lee"))))
+    assert [r["session"] for r in rows] == [s.id for s in sessions]
+    png = tmp_path / "lee.png"
+    invoke("progress", "--db", str(db), "--user", "lee", "--png", str(png))
+    w, _, pix = read_png(png)
+    chart = draw(chart_points(sessions))
+    for (x0, top, x1, base), s in zip(chart.bars, sessions):
+        i = 3 * (top * w + (x0 + x1) // 2)
+        assert tuple(pix[i: i + 3]) == chart_mod.BAR and base - top + 1 == round(
+            s.perfect * chart.reps_scale)

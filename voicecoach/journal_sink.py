@@ -111,7 +111,6 @@ class Tally:
                     self.tut_s += dur
                     self.perfect += 1
                 self._last_command = None
-                self._take_level(d)
             case "set_end":
                 self.sets += 1
                 if self._set_t0 is not None:
@@ -206,7 +205,7 @@ class JournalSink:
         ]
 
     def _ops(self, ev: Event, extra: dict[str, object]) -> list[Op]:
-        d, sid, set_no = ev.data, self.session_id, self.tally.set_no
+        d, sid, set_no, lv = ev.data, self.session_id, self.tally.set_no, self._lv()
         match ev.type:
             case "set_start":
                 return [(
@@ -219,7 +218,8 @@ class JournalSink:
                     "INSERT OR REPLACE INTO reps (session_id, set_no, n, t, counted, reason,"
                     " variation, stop_deg, lower_s, duration_s) VALUES (?,?,?,?,?,?,?,?,?,?)",
                     (sid, d.get("set", set_no), d.get("n"), ev.t, int(bool(d.get("counted"))),
-                     extra["reason"], *self._lv(), extra["duration_s"]),
+                     extra["reason"], d.get("variation", lv[0]), d.get("stop_deg", lv[1]),
+                     d.get("lower_s", lv[2]), extra["duration_s"]),
                 ), *self._level_ops()]
             case "set_end":
                 return [(
