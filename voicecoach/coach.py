@@ -146,7 +146,7 @@ class Coach:
         self._seq = itertools.count()
         self._out: list[Event] = []
         self._quiet_at = 0.0
-        self._pending: deque[tuple[str, str]] = deque()
+        self._pending: deque[tuple[str, str, bool]] = deque()
         self._last_cue: tuple[str, str] | None = None
         # Progress
         self.set_no = 0
@@ -156,7 +156,9 @@ class Coach:
         self.sets_done = 0
         self._rep_flagged = False
         self._rep_level = self.level
-        self._rep_end = math.inf
+        self._horizon = math.inf
+        """No cue may run past this time: counts not yet on the agenda start here."""
+        self._in_rep = False
         self._setup_index = 0
         self._rest_end = 0.0
         self._resume_to: Phase | None = None
@@ -244,15 +246,20 @@ class Coach:
     def _clear_agenda(self) -> None:
         self._agenda.clear()
         self._pending.clear()
-        self._rep_end = math.inf
+        self._horizon = math.inf
+        self._in_rep = False
 
     def _text(self, msg_id: str, **fields: Any) -> str:
         return self.words.say(msg_id, **fields)
 
-    def _speak_at(self, t: float, msg_id: str, text: str, urgent: bool = False) -> None:
+    def _speak_at(
+        self, t: float, msg_id: str, text: str, urgent: bool = False, repeatable: bool = False
+    ) -> None:
         length = self._speech_s(text)
 
         def fire() -> None:
+            if repeatable:
+                self._last_cue = (msg_id, text)
             data: dict[str, Any] = {"text": text, "id": msg_id}
             if urgent:
                 data["urgent"] = True
@@ -263,9 +270,7 @@ class Coach:
 
     def _cue(self, msg_id: str, **fields: Any) -> None:
         """A cue worth repeating (setup, set intro, rest); placed like any reply."""
-        text = self._text(msg_id, **fields)
-        self._last_cue = (msg_id, text)
-        self._place(msg_id, text)
+        self._place(msg_id, self._text(msg_id, **fields), repeatable=True)
 
     def _reply(self, msg_id: str, **fields: Any) -> None:
         self._place(msg_id, self._text(msg_id, **fields))
@@ -276,19 +281,19 @@ class Coach:
         self._quiet_at = self.now
         self._speak_at(self.now, msg_id, self._text(msg_id, **fields), urgent=True)
 
-    def _place(self, msg_id: str, text: str) -> None:
+    def _place(self, msg_id: str, text: str, repeatable: bool = False) -> None:
         """Queue a cue and put it in the first gap where it fits."""
-        self._pending.append((msg_id, text))
+        self._pending.append((msg_id, text, repeatable))
         self._place_pending()
 
     def _place_pending(self) -> None:
         while self._pending:
-            msg_id, text = self._pending[0]
+            msg_id, text, repeatable = self._pending[0]
             t = self._free_slot(self._speech_s(text))
             if t is None:
                 return
             self._pending.popleft()
-            self._speak_at(t, msg_id, text)
+            self._speak_at(t, msg_id, text, repeatable=repeatable)
 
     def _free_slot(self, length: float) -> float | None:
         """Earliest start >= now that talks over no count and ends before the known horizon."""
@@ -300,7 +305,7 @@ class Coach:
             if t + length <= start:
                 break
             t = max(t, end)
-        if t + length > self._rep_end - GAP_S:
+        if t + length > self._horizon - GAP_S:
             return None
         return t
 
@@ -350,7 +355,8 @@ class Coach:
     def _lead_in(self) -> None:
         """'Get ready', then the next rep's lift."""
         self._reply("get_ready")
-        self._at(self._quiet_at - GAP_S + LEAD_IN_S, self._start_rep)
+        self._horizon = self._quiet_at - GAP_S + LEAD_IN_S
+        self._at(self._horizon, self._start_rep)
 
     def _start_rep(self) -> None:
         self.phase = Phase.SET
@@ -378,8 +384,9 @@ class Coach:
             )
         t_hover = t_low + lv.lower_s
         self._count(t_hover, "hover", self._text("beat_hover"))
-        self._rep_end = t_hover + p.hover_s
-        self._at(self._rep_end, self._end_rep)
+        self._in_rep = True
+        self._horizon = t_hover + p.hover_s
+        self._at(self._horizon, self._end_rep)
         self._maybe_remind()
         self._place_pending()
 
@@ -424,7 +431,8 @@ class Coach:
             stop_deg=lv.stop_deg,
             lower_s=lv.lower_s,
         )
-        self._rep_end = math.inf
+        self._in_rep = False
+        self._horizon = math.inf
         if self.perfect >= self.plan.reps:
             self._end_set("complete")
         elif self.attempt >= self.plan.max_attempts:
@@ -433,7 +441,8 @@ class Coach:
             # Replies that found no gap are said now, in a slightly longer hover;
             # the next lift waits for them, so no reply waits more than one rep.
             self._place_pending()
-            self._at(self._quiet_at, self._start_rep)
+            self._horizon = self._quiet_at
+            self._at(self._horizon, self._start_rep)
         else:
             self._start_rep()
 
@@ -447,7 +456,8 @@ class Coach:
             reason=reason,
         )
         self.sets_done += 1
-        self._rep_end = math.inf
+        self._horizon = math.inf
+        self._in_rep = False
         self.phase = Phase.REST  # between sets until the caller says otherwise
         if reason in ("pain", "stop"):
             return
@@ -485,7 +495,7 @@ class Coach:
         # Counts and transitions go; what is already placed to be said stays.
         self._agenda = [i for i in self._agenda if i.spoken_len and not i.is_count]
         heapq.heapify(self._agenda)
-        self._rep_end = math.inf
+        self._horizon = math.inf
         self._reply("summary", n=self.words.number(self.total_perfect))
         self._reply("level", **self.words.level_fields(self.level))
         if reason == "complete":
@@ -529,7 +539,7 @@ class Coach:
         self._change_level(self.level.harder(), Intent.HARDER, "harder")
 
     def on_back_lifted(self) -> None:
-        in_rep = self.phase is Phase.SET and self._rep_end < math.inf
+        in_rep = self.phase is Phase.SET and self._in_rep
         if in_rep:
             self._rep_flagged = True
         if in_rep:
@@ -584,7 +594,7 @@ class Coach:
         self._rest_left = left
         self.phase = Phase.PAUSED
         self._emit("pause")
-        if self._resume_to is Phase.SET and self._rep_end < math.inf:
+        if self._resume_to is Phase.SET and self._in_rep:
             self.attempt -= 1  # the interrupted rep is taken again, uncounted
         self._urgent("ack_pause")
 
@@ -618,7 +628,7 @@ class Coach:
 
     def on_done(self) -> None:
         if self.phase is Phase.SET or (self.phase is Phase.PAUSED and self._resume_to is Phase.SET):
-            if self.phase is Phase.SET and self._rep_end < math.inf:
+            if self.phase is Phase.SET and self._in_rep:
                 self.attempt -= 1  # the unfinished rep is not an attempt
             self.phase = Phase.SET
             self._urgent("ack_done")
@@ -632,15 +642,8 @@ class Coach:
             self._reply("ack_no_set")
 
     def on_skip(self) -> None:
-        if self.phase is Phase.SETUP:
-            self._clear_agenda()
-            self._quiet_at = min(self._quiet_at, self.now)
-            self._reply("ack_skip")
-            self._start_set()
-        elif self.phase is Phase.REST:
-            self._clear_agenda()
-            self._quiet_at = min(self._quiet_at, self.now)
-            self._reply("ack_skip")
+        if self.phase in (Phase.SETUP, Phase.REST):
+            self._urgent("ack_skip")  # cuts the cue being said
             self._start_set()
         else:
             self._reply("ack_no_skip")
@@ -649,7 +652,7 @@ class Coach:
         if self._last_cue is None:
             self._reply("ack_nothing_to_repeat")
         else:
-            self._place(*self._last_cue)
+            self._place(*self._last_cue, repeatable=True)
 
     def on_how_many(self) -> None:
         if self.phase is Phase.SET:

@@ -139,7 +139,7 @@ def run_realtime(
             if text is None:
                 eof = True
             elif text.strip():
-                session.say(clock(), text)
+                session.say(clock(), text.strip())
     except KeyboardInterrupt:
         log.info("interrupted: ending the session")
         session.emit(coach.end(clock(), "stop"))
