@@ -21,6 +21,7 @@ from voicecoach.knowledge import Level
 from voicecoach.profile import load_level
 
 T0 = datetime(2026, 3, 2, 18, 0, tzinfo=UTC)
+DEFAULT_LEVEL = Level()
 
 
 def rep_events(
@@ -33,7 +34,8 @@ def rep_events(
     perfect = 0
     for n, outcome in enumerate(outcomes, 1):
         for dt, beat in ((0.0, "lift"), (2.0, "hold"), (3.0, "lower")):
-            evs.append(Event(t + dt, "count", {"text": beat, "beat": beat, "set": set_no, "rep": n}))
+            data = {"text": beat, "beat": beat, "set": set_no, "rep": n}
+            evs.append(Event(t + dt, "count", data))
         if isinstance(outcome, str):
             evs.append(Event(t + 4.0, "command", {"intent": outcome, "phrase": outcome}))
         evs.append(Event(t + 3.0 + level.lower_s, "count",
@@ -47,7 +49,7 @@ def rep_events(
 
 
 def make_session(
-    sets: list[list[bool | str]], level: Level = Level(), *, pain_in_set: int | None = None,
+    sets: list[list[bool | str]], level: Level = DEFAULT_LEVEL, *, pain_in_set: int | None = None,
     end: str = "complete",
 ) -> list[Event]:
     """A whole session as the coach would emit it (hand-made, per docs/CONTRACT.md)."""
@@ -301,7 +303,7 @@ def test_migration_from_v1_keeps_the_data(tmp_path: Path) -> None:
     p = j.profile()
     assert p.level == Level("single-leg", 30, 3.5) and not p.first_use
     run(j, make_session([[True]], p.level), started_at=datetime(2026, 1, 8, 18, tzinfo=UTC))
-    assert [x.id for x in j.sessions()][0] == "old1" and len(j.sessions()) == 2
+    assert j.sessions()[0].id == "old1" and len(j.sessions()) == 2
 
 
 def test_journal_from_a_newer_version_is_refused_with_a_fix(tmp_path: Path) -> None:
@@ -322,7 +324,8 @@ def test_adjustment_during_a_rep_is_the_end_state_and_the_rep_keeps_its_own_leve
     evs = make_session([[True, True, True]], level)
     last_rep = max(i for i, e in enumerate(evs) if e.type == "rep")
     higher = {"variation": "straight-leg", "stop_deg": 30, "lower_s": 3.0}
-    evs.insert(last_rep, Event(evs[last_rep].t - 0.1, "adjust", {**higher, "intent": "back_lifted"}))
+    adjust = Event(evs[last_rep].t - 0.1, "adjust", {**higher, "intent": "back_lifted"})
+    evs.insert(last_rep, adjust)
     sink = run(j, evs)
     assert j.profile().level == Level(**higher)
     assert j.sessions()[0].level == Level(**higher)

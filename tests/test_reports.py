@@ -14,7 +14,6 @@ import click
 import pytest
 from click.testing import CliRunner
 
-
 from voicecoach import chart as chart_mod
 from voicecoach.chart import draw, level_rank
 from voicecoach.cmd_journal import COMMANDS
@@ -69,7 +68,7 @@ def test_history_shows_every_session_with_its_numbers(db: Path) -> None:
     assert lines[0].split() == ["date", "variation", "stop", "sets", "perfect", "pain", "stops"]
     rows = [line.split() for line in lines[2:]]
     assert len(rows) == 3
-    for row, (i, (level, sets, pain)) in zip(rows, enumerate(PLAN)):
+    for row, (i, (level, sets, pain)) in zip(rows, enumerate(PLAN), strict=True):
         date = (START + timedelta(days=2 * i)).astimezone().strftime("%Y-%m-%d")
         perfect = sum(o is True for s in sets for o in s)
         assert row == [date, row[1], level.variation, f"{level.stop_deg}°", str(len(sets)),
@@ -147,7 +146,7 @@ def test_png_chart_plots_exactly_the_journal(db: Path, tmp_path: Path) -> None:
 
     # Bars: count bar-coloured pixels up the middle of each bar; heights follow perfect reps.
     heights = []
-    for (x0, _, x1, base), s in zip(chart.bars, sessions):
+    for (x0, _, x1, base), s in zip(chart.bars, sessions, strict=True):
         x, y, n = (x0 + x1) // 2, base, 0
         while at(x, y) == chart_mod.BAR:
             n, y = n + 1, y - 1
@@ -156,7 +155,7 @@ def test_png_chart_plots_exactly_the_journal(db: Path, tmp_path: Path) -> None:
     assert heights[0] < heights[1] < heights[2]
     # Dots: find the dot's vertical centre in its column; its order follows the level.
     centres = []
-    for (x, _), s in zip(chart.dots, sessions):
+    for (x, _), s in zip(chart.dots, sessions, strict=True):
         ys = [y for y in range(h) if at(x, y) == chart_mod.DOT]
         assert ys and max(ys) - min(ys) == 8  # one dot of radius 4
         centres.append((min(ys) + max(ys)) // 2)
@@ -189,7 +188,7 @@ def test_summary_counts_time_under_tension_and_energy() -> None:
     assert (s.sets, s.perfect, s.level) == (2, 3, level)
     assert s.time_under_tension_s == pytest.approx(3 * (3.0 + 4.0))  # lift+hold+lower beats
     set_times = [e.t for e in evs if e.type in ("set_start", "set_end")]
-    active = sum(b - a for a, b in zip(set_times[::2], set_times[1::2]))
+    active = sum(b - a for a, b in zip(set_times[::2], set_times[1::2], strict=True))
     assert s.active_s == pytest.approx(active)
     assert s.kcal == pytest.approx(3.0 * 3.5 * 80.0 / 200.0 * active / 60.0, abs=0.05)
     assert summarize_events(evs).kcal is None
@@ -244,7 +243,7 @@ def test_two_replayed_sessions_in_a_row_pick_up_where_the_last_ended(tmp_path: P
     invoke("progress", "--db", str(db), "--user", "lee", "--png", str(png))
     w, _, pix = read_png(png)
     chart = draw(chart_points(sessions))
-    for (x0, top, x1, base), s in zip(chart.bars, sessions):
+    for (x0, top, x1, base), s in zip(chart.bars, sessions, strict=True):
         i = 3 * (top * w + (x0 + x1) // 2)
         assert tuple(pix[i: i + 3]) == chart_mod.BAR and base - top + 1 == round(
             s.perfect * chart.reps_scale)

@@ -12,6 +12,7 @@ Top panel: perfect reps per session (bars). Bottom panel: the level over time
 
 from __future__ import annotations
 
+import itertools
 import struct
 import zlib
 from collections.abc import Sequence
@@ -176,7 +177,7 @@ def draw(points: Sequence[ChartPoint]) -> Chart:
         cv.line(LEFT, y, LEFT + plot_w, y, GRID)
         cv.text(LEFT - 8 - GLYPH_W * len(str(v)), y - 5, str(v))
     bars = []
-    for x, p in zip(xs, points):
+    for x, p in zip(xs, points, strict=True):
         top = base - round(p.perfect * scale)
         if p.perfect > 0:
             cv.rect(x - half, top, x + half, base - 1, BAR)
@@ -206,8 +207,8 @@ def draw(points: Sequence[ChartPoint]) -> Chart:
                         break
                 y = y_band - round((k + 0.5) * step) - 5
                 cv.text(LEFT - 8 - GLYPH_W * len(label), y, label)
-    dots = [(x, base2 - round((r - r_lo + 0.5) * step)) for x, r in zip(xs, ranks)]
-    for a, b in zip(dots, dots[1:]):
+    dots = [(x, base2 - round((r - r_lo + 0.5) * step)) for x, r in zip(xs, ranks, strict=True)]
+    for a, b in itertools.pairwise(dots):
         cv.line(a[0], a[1], b[0], b[1], LINE, 2)
     for x, y in dots:
         cv.dot(x, y, 4, DOT)

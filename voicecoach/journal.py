@@ -20,7 +20,7 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 from .knowledge import Level
 from .profile import DEFAULT_USER, Profile, SessionRecord, SetRecord
@@ -220,7 +220,7 @@ class Journal:
         if not spill.exists():
             return
         ops = [tuple(json.loads(line)) for line in spill.read_text("utf-8").splitlines() if line]
-        self._transaction(ops)  # type: ignore[arg-type]
+        self._transaction(ops)
         spill.unlink()
         log.info("journal %s: wrote %d rows kept from an earlier session", self.path, len(ops))
 
@@ -248,8 +248,8 @@ class Journal:
         if kg is not None and not 20.0 <= kg <= 400.0:
             raise JournalError(f"body mass {kg:g} kg is outside 20-400 kg; give it in kilograms")
         self.write([(
-            "INSERT INTO profiles (user, body_mass_kg) VALUES (?, ?) "
-            "ON CONFLICT (user) DO UPDATE SET body_mass_kg = excluded.body_mass_kg",
+            ("INSERT INTO profiles (user, body_mass_kg) VALUES (?, ?) "
+            "ON CONFLICT (user) DO UPDATE SET body_mass_kg = excluded.body_mass_kg"),
             (user, kg),
         )])
 
@@ -325,16 +325,23 @@ class Journal:
     def close(self) -> None:
         self._conn.close()
 
-    def __enter__(self) -> Journal:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
 
-from .journal_sink import JournalSink, SessionSummary, summarize_events  # noqa: E402
+from .journal_sink import JournalSink, SessionSummary, summarize_events
 
 __all__ = [
-    "Journal", "JournalError", "JournalLocked", "JournalSink", "SessionSummary",
-    "default_path", "summarize_events", "SCHEMA_VERSION", "MIGRATIONS",
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "Journal",
+    "JournalError",
+    "JournalLocked",
+    "JournalSink",
+    "SessionSummary",
+    "default_path",
+    "summarize_events",
 ]

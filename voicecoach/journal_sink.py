@@ -102,7 +102,8 @@ class Tally:
                 if t0 is not None:
                     dur = min(self._hover_t.get(key, ev.t), ev.t) - t0
                 else:
-                    dur = NOMINAL_LIFT_S + NOMINAL_HOLD_S + float(d.get("lower_s", self.level.lower_s))
+                    lower = float(d.get("lower_s", self.level.lower_s))
+                    dur = NOMINAL_LIFT_S + NOMINAL_HOLD_S + lower
                 out["duration_s"] = round(dur, 3)
                 out["reason"] = None if counted else str(
                     d.get("reason") or self._last_command or "not_counted"
@@ -163,16 +164,17 @@ class JournalSink:
             try:
                 level = journal.profile(user).level
             except JournalError as exc:
-                log.warning("cannot read the profile of %s (%s); using the default level", user, exc)
+                log.warning("cannot read the profile of %s (%s); using the default level",
+                            user, exc)
         self.tally = Tally(level)
         lv = self.tally.level
         self._pending += [
-            ("INSERT INTO sessions (id, user, started_at, variation, stop_deg, lower_s)"
-             " VALUES (?, ?, ?, ?, ?, ?)",
+            (("INSERT INTO sessions (id, user, started_at, variation, stop_deg, lower_s)"
+             " VALUES (?, ?, ?, ?, ?, ?)"),
              (self.session_id, user, self.started_at.isoformat(), lv.variation, lv.stop_deg,
               lv.lower_s)),
-            ("INSERT INTO profiles (user, last_session_at) VALUES (?, ?) ON CONFLICT (user)"
-             " DO UPDATE SET last_session_at = excluded.last_session_at",
+            (("INSERT INTO profiles (user, last_session_at) VALUES (?, ?) ON CONFLICT (user)"
+             " DO UPDATE SET last_session_at = excluded.last_session_at"),
              (user, self.started_at.isoformat())),
         ]
         self.flush()
@@ -198,9 +200,9 @@ class JournalSink:
         return [
             ("UPDATE sessions SET variation = ?, stop_deg = ?, lower_s = ? WHERE id = ?",
              (*vals, self.session_id)),
-            ("INSERT INTO profiles (user, variation, stop_deg, lower_s) VALUES (?, ?, ?, ?)"
+            (("INSERT INTO profiles (user, variation, stop_deg, lower_s) VALUES (?, ?, ?, ?)"
              " ON CONFLICT (user) DO UPDATE SET variation = excluded.variation,"
-             " stop_deg = excluded.stop_deg, lower_s = excluded.lower_s",
+             " stop_deg = excluded.stop_deg, lower_s = excluded.lower_s"),
              (self.user, *vals)),
         ]
 
@@ -209,44 +211,44 @@ class JournalSink:
         match ev.type:
             case "set_start":
                 return [(
-                    "INSERT OR REPLACE INTO sets (session_id, set_no, variation, stop_deg,"
-                    " lower_s, planned_reps, started_t) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    ("INSERT OR REPLACE INTO sets (session_id, set_no, variation, stop_deg,"
+                    " lower_s, planned_reps, started_t) VALUES (?, ?, ?, ?, ?, ?, ?)"),
                     (sid, set_no, *self._lv(), d.get("reps"), ev.t),
                 ), *self._level_ops()]
             case "rep":
                 return [(
-                    "INSERT OR REPLACE INTO reps (session_id, set_no, n, t, counted, reason,"
-                    " variation, stop_deg, lower_s, duration_s) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                    ("INSERT OR REPLACE INTO reps (session_id, set_no, n, t, counted, reason,"
+                    " variation, stop_deg, lower_s, duration_s) VALUES (?,?,?,?,?,?,?,?,?,?)"),
                     (sid, d.get("set", set_no), d.get("n"), ev.t, int(bool(d.get("counted"))),
                      extra["reason"], d.get("variation", lv[0]), d.get("stop_deg", lv[1]),
                      d.get("lower_s", lv[2]), extra["duration_s"]),
                 ), *self._level_ops()]
             case "set_end":
                 return [(
-                    "UPDATE sets SET perfect = ?, attempts = ?, reason = ?, ended_t = ?,"
-                    " back_lifts = ? WHERE session_id = ? AND set_no = ?",
+                    ("UPDATE sets SET perfect = ?, attempts = ?, reason = ?, ended_t = ?,"
+                    " back_lifts = ? WHERE session_id = ? AND set_no = ?"),
                     (d.get("perfect"), d.get("attempts"), d.get("reason"), ev.t,
                      self.tally.back_lifts, sid, d.get("set", set_no)),
                 )]
             case "command" | "unknown":
-                return [("INSERT INTO commands (session_id, t, set_no, intent, phrase)"
-                         " VALUES (?, ?, ?, ?, ?)",
+                return [(("INSERT INTO commands (session_id, t, set_no, intent, phrase)"
+                         " VALUES (?, ?, ?, ?, ?)"),
                          (sid, ev.t, set_no, d.get("intent"), d.get("phrase")))]
             case "adjust":
-                return [("INSERT INTO adjustments (session_id, t, set_no, intent, variation,"
-                         " stop_deg, lower_s) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                return [(("INSERT INTO adjustments (session_id, t, set_no, intent, variation,"
+                         " stop_deg, lower_s) VALUES (?, ?, ?, ?, ?, ?, ?)"),
                          (sid, ev.t, set_no, d.get("intent"), *self._lv())), *self._level_ops()]
             case "pain_stop":
-                return [("INSERT INTO pain_stops (session_id, t, set_no, phrase)"
-                         " VALUES (?, ?, ?, ?)", (sid, ev.t, set_no, d.get("phrase")))]
+                return [(("INSERT INTO pain_stops (session_id, t, set_no, phrase)"
+                         " VALUES (?, ?, ?, ?)"), (sid, ev.t, set_no, d.get("phrase")))]
             case "session_end":
                 ended = self.started_at + timedelta(seconds=ev.t)
-                return [("UPDATE sessions SET end_reason = ?, ended_t = ?, ended_at = ?"
-                         " WHERE id = ?", (d.get("reason"), ev.t, ended.isoformat(), sid)),
+                return [(("UPDATE sessions SET end_reason = ?, ended_t = ?, ended_at = ?"
+                         " WHERE id = ?"), (d.get("reason"), ev.t, ended.isoformat(), sid)),
                         *self._level_ops()]
             case "cue" if d.get("id") == "disclaimer":
-                return [("INSERT INTO profiles (user, disclaimer_said) VALUES (?, 1)"
-                         " ON CONFLICT (user) DO UPDATE SET disclaimer_said = 1", (self.user,))]
+                return [(("INSERT INTO profiles (user, disclaimer_said) VALUES (?, 1)"
+                         " ON CONFLICT (user) DO UPDATE SET disclaimer_said = 1"), (self.user,))]
         return []
 
     def _lv(self) -> tuple[str, int, float]:

@@ -75,14 +75,12 @@ def write_history(sessions: Sequence[SessionRecord], out: TextIO) -> None:
     numeric = {3, 4, 5}
 
     def line(cells: Sequence[str]) -> str:
-        return "  ".join(
-            c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths))
-        ).rstrip()
+        cols = enumerate(zip(cells, widths, strict=True))
+        return "  ".join(c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in cols).rstrip()
 
     out.write(line(HISTORY_COLUMNS) + "\n")
     out.write(line(["-" * w for w in widths]) + "\n")
-    for r in rows:
-        out.write(line(r) + "\n")
+    out.writelines(line(r) + "\n" for r in rows)
 
 
 def export(sessions: Sequence[SessionRecord], fmt: str, out: TextIO) -> None:
@@ -148,8 +146,8 @@ def summary_text(s: SessionSummary) -> str:
     parts = [
         f"Sets: {s.sets}",
         f"Perfect reps: {s.perfect}",
-        f"Variation: {s.level.variation}, stop point {stop_text(s.level.stop_deg)}, "
-        f"lowering {s.level.lower_s:g} s",
+        (f"Variation: {s.level.variation}, stop point {stop_text(s.level.stop_deg)}, "
+        f"lowering {s.level.lower_s:g} s"),
         f"Time under tension: {minutes} min {seconds:02d} s",
     ]
     if s.kcal is not None:
