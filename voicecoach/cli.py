@@ -145,6 +145,18 @@ def replay(script: IO[str], as_json: bool, **opts: Any) -> None:
         run_virtual(session, lines)
 
 
+def _register() -> None:
+    from .cmd_journal import export_cmd, history, progress
+    from .cmd_models import models
+    from .cmd_voice import say, voices
+
+    for command in (say, voices, models, history, progress, export_cmd):
+        cli.add_command(command)
+
+
+_register()
+
+
 def main() -> None:
     try:
         cli(prog_name="voicecoach")
