@@ -41,12 +41,7 @@ def _sessions(db: Path | None, user: str) -> list[SessionRecord]:
         journal = Journal(db)
     except JournalError as exc:
         raise click.ClickException(str(exc)) from exc
-    try:
-        if journal.moved_aside is not None:
-            click.echo(
-                f"Warning: the journal was damaged; it was moved to {journal.moved_aside} "
-                "and a new one was started.", err=True,
-            )
+    try:  # a damaged file was already moved aside with a logged warning
         return journal.sessions(user)
     except JournalError as exc:
         raise click.ClickException(str(exc)) from exc
