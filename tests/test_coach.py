@@ -219,14 +219,14 @@ def test_skip_setup_and_rest() -> None:
 
 
 def test_how_many_repeat_help_and_unknown_are_answered() -> None:
-    base = replay(QUICK, [(2, "repeat")])
+    base = replay(QUICK, [(1, "repeat")])
     t = set1_start(base) + 14.5  # inside rep 3, two perfect so far
-    events = replay(QUICK, [(2, "repeat"), (t, "how many"), (t + 1, "help"), (t + 2, "what")])
+    events = replay(QUICK, [(1, "repeat"), (t, "how many"), (t + 1, "help"), (t + 2, "what")])
     said = [e.text for e in events if e.type == "cue"]
     assert "Two this set." in said
     assert "Say easier, harder, or done." in said
     assert "Didn't catch that." in said
-    assert said.count("Leg raises: two sets of three.") == 2  # repeated
+    assert said.count("Leg raises, two by three.") == 2  # repeated
 
 
 def test_replies_never_wait_more_than_a_rep() -> None:

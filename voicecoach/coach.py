@@ -26,6 +26,7 @@ from typing import Any
 from . import lang as lang_pkg
 from .events import Event
 from .intents import Intent
+from .profile import offer_progress
 from .knowledge import (
     LOWER_MAX_S,
     LOWER_MIN_S,
@@ -33,6 +34,7 @@ from .knowledge import (
     STOP_POINTS,
     VARIATION_SLUGS,
     Level,
+    kcal,
     validate_level,
     variation,
 )
@@ -45,6 +47,10 @@ SETUP_GAP_S = 0.8
 LEAD_IN_S = 1.0
 #: Reminders: one every this many reps, from the second rep on.
 REMINDER_EVERY = 3
+#: After the last set, how long the coach waits for a yes/no to its offer (seconds).
+ANSWER_WINDOW_S = 15.0
+#: Beyond this many days since the last session the coach just says "a while".
+MAX_DAYS_SAID = 60
 
 
 def estimate_speech_s(text: str) -> float:
@@ -70,6 +76,16 @@ class Plan:
     """Say the not-medical-advice line."""
     returning: bool = False
     """Greet as a returning user (the level comes from the last session)."""
+    days_since_last: int | None = None
+    """Whole days since the last session started (None: first session)."""
+    recent_session: bool = False
+    """The last session was too recent for the core to recover: say so."""
+    ease: Level | None = None
+    """Offer this easier level at the start (after a pain stop or a back-lifting streak)."""
+    ease_reason: str = ""
+    """Why the easier level is offered: ``pain`` or ``back_lifting``."""
+    body_mass_kg: float | None = None
+    """Body mass for the energy estimate in the summary (kilograms); None: not said."""
 
     @property
     def max_attempts(self) -> int:
@@ -86,6 +102,8 @@ class Plan:
         if self.lift_s < 0.5:
             raise ValueError("lift_s must be at least 0.5 s")
         validate_level(self.level)
+        if self.ease is not None:
+            validate_level(self.ease)
         lang_pkg.load(self.lang)
 
 
@@ -120,6 +138,9 @@ class Words:
 
     def number(self, n: int) -> str:
         return str(self.mod.number(n))
+
+    def days(self, n: int) -> str:
+        return str(self.mod.days(n))
 
     def variation(self, slug: str, short: bool = False) -> str:
         return str(self.mod.variation_name(slug, short))
@@ -164,6 +185,15 @@ class Coach:
         self._resume_to: Phase | None = None
         self._reminder_index = 0
         self._explained: set[str] = set()
+        self._offer: Level | None = None
+        """A level the coach asked about; "yes" applies it, "no" or a new set drops it."""
+        self._set_lifted = False
+        self._set_min_lower = math.inf
+        self.tension_s = 0.0
+        """Lift + hold + lower of the counted reps (seconds)."""
+        self.active_s = 0.0
+        """Time inside sets (seconds)."""
+        self._set_started = 0.0
 
     # ----------------------------------------------------------------- public API
 
@@ -187,7 +217,17 @@ class Coach:
                 sets=self.words.number(self.plan.sets),
                 reps=self.words.number(self.plan.reps),
             )
+        days = self.plan.days_since_last
+        if self.plan.recent_session:
+            self._cue("recover")
+        elif days is not None and days > MAX_DAYS_SAID:
+            self._cue("since_long")
+        elif days is not None and days >= 2:
+            self._cue("since_days", days=self.words.days(days))
         self._cue("level", **self.words.level_fields(self.level))
+        if self.plan.ease is not None and self.plan.ease != self.level:
+            self._cue("ease_pain" if self.plan.ease_reason == "pain" else "ease_back")
+            self._ask(self.plan.ease)
         self._setup_index = 0
         self._at(self._quiet_at + SETUP_GAP_S - GAP_S, self._on_setup)
         return self._flush()
@@ -323,7 +363,14 @@ class Coach:
     # ----------------------------------------------------------------- sets and reps
 
     def _start_set(self) -> None:
+        self._offer = None
+        if self.set_no >= self.plan.sets:  # after the question window of the last set
+            self._finish("complete")
+            return
         self.phase = Phase.SET
+        self._set_lifted = False
+        self._set_min_lower = math.inf
+        self._set_started = self.now
         self.set_no += 1
         self.attempt = 0
         self.perfect = 0
@@ -417,10 +464,14 @@ class Coach:
 
     def _end_rep(self) -> None:
         counted = not self._rep_flagged
+        lv = self._rep_level
         if counted:
             self.perfect += 1
             self.total_perfect += 1
-        lv = self._rep_level
+            self._set_min_lower = min(self._set_min_lower, lv.lower_s)
+            self.tension_s += self.plan.lift_s + self.plan.hold_s + lv.lower_s
+        else:
+            self._set_lifted = True
         self._emit(
             "rep",
             n=self.attempt,
@@ -456,16 +507,31 @@ class Coach:
             reason=reason,
         )
         self.sets_done += 1
+        self.active_s += self.now - self._set_started
         self._horizon = math.inf
         self._in_rep = False
         self.phase = Phase.REST  # between sets until the caller says otherwise
         if reason in ("pain", "stop"):
             return
         self._reply("set_done", n=self.words.number(self.perfect))
-        if self.set_no >= self.plan.sets:
-            self._finish("complete")
-        else:
+        offer = None
+        if not self._set_lifted and self._set_min_lower < math.inf:
+            earned = offer_progress(self.level, self.perfect, self._set_min_lower)
+            offer = earned.proposed if earned else None
+        if offer is not None:
+            self._cue("offer_earned")
+            self._ask(offer)
+        if self.set_no < self.plan.sets:
             self._start_rest(self.plan.rest_s)
+        elif offer is not None:
+            self.phase = Phase.REST  # a short window to answer before the summary
+            self._at(self._quiet_at + ANSWER_WINDOW_S, self._start_set)
+        else:
+            self._finish("complete")
+
+    def _ask(self, level: Level) -> None:
+        self._offer = level
+        self._cue("offer_level", **self.words.level_fields(level))
 
     # ----------------------------------------------------------------- rest
 
@@ -497,7 +563,12 @@ class Coach:
         heapq.heapify(self._agenda)
         self._horizon = math.inf
         self._reply("summary", n=self.words.number(self.total_perfect))
+        self._reply("summary_sets", n=self.words.number(self.sets_done))
         self._reply("level", **self.words.level_fields(self.level))
+        self._reply("summary_tension", seconds=self.words.number(_tens(self.tension_s)))
+        if self.plan.body_mass_kg:
+            energy = kcal(self.active_s / 60.0, self.plan.body_mass_kg)
+            self._reply("summary_kcal", n=self.words.number(round(energy)))
         if reason == "complete":
             self._reply("goodbye")
         self.phase = Phase.FINISHED
@@ -654,6 +725,28 @@ class Coach:
         else:
             self._place(*self._last_cue, repeatable=True)
 
+    def on_yes(self) -> None:
+        if self._offer is None:
+            self._reply("ack_no_question")
+            return
+        new, self._offer = self._offer, None
+        self._adjust(new, Intent.YES)
+        self._reply("ack_yes")
+        self._reply("level", **self.words.level_fields(new))
+        if self.phase is Phase.REST and self.set_no >= self.plan.sets:
+            self._finish("complete")
+        elif self.phase is not Phase.SET:
+            self._explain_variation()
+
+    def on_no(self) -> None:
+        if self._offer is None:
+            self._reply("ack_no_question")
+            return
+        self._offer = None
+        self._reply("ack_no")
+        if self.phase is Phase.REST and self.set_no >= self.plan.sets:
+            self._finish("complete")
+
     def on_how_many(self) -> None:
         if self.phase is Phase.SET:
             self._reply("how_many", n=self.words.number(self.perfect))
@@ -685,6 +778,8 @@ _HANDLERS: dict[Intent, Callable[[Coach], None]] = {
     Intent.REPEAT: Coach.on_repeat,
     Intent.HOW_MANY: Coach.on_how_many,
     Intent.HELP: Coach.on_help,
+    Intent.YES: Coach.on_yes,
+    Intent.NO: Coach.on_no,
 }
 
 
@@ -698,6 +793,10 @@ def speakable_texts(plan: Plan) -> list[str]:
     lower = range(int(LOWER_MIN_S), int(LOWER_MAX_S) + 1)
     short_stops = [{"at": w.stop(s, True)} for s in STOP_POINTS]
     short_vars = [{"var": w.variation(v, True)} for v in VARIATION_SLUGS]
+    max_rep_s = plan.lift_s + plan.hold_s + LOWER_MAX_S
+    max_tension = plan.sets * plan.reps * max_rep_s
+    longest_set_s = plan.max_attempts * (max_rep_s + plan.hover_s) + 60.0  # + replies, lead-in
+    max_kcal = kcal(plan.sets * longest_set_s / 60.0, plan.body_mass_kg or 0.0)
     domains: dict[str, list[dict[str, str]]] = {
         "welcome": [{"sets": num(plan.sets), "reps": num(plan.reps)}],
         "level": [w.level_fields(Level(v, s)) for v in VARIATION_SLUGS for s in STOP_POINTS],
@@ -720,6 +819,11 @@ def speakable_texts(plan: Plan) -> list[str]:
         "how_many": nums(0, plan.reps),
         "how_many_total": nums(0, total),
         "summary": nums(0, total),
+        "summary_sets": nums(0, plan.sets),
+        "summary_tension": secs(range(0, _tens(max_tension) + 1, 10)),
+        "summary_kcal": nums(0, round(max_kcal)) if plan.body_mass_kg else [],
+        "since_days": [{"days": w.days(d)} for d in range(2, MAX_DAYS_SAID + 1)],
+        "offer_level": [w.level_fields(Level(v, s)) for v in VARIATION_SLUGS for s in STOP_POINTS],
     }
     out: dict[str, None] = {}
     for msg_id, template in w.mod.MESSAGES.items():
@@ -731,6 +835,11 @@ def speakable_texts(plan: Plan) -> list[str]:
         else:
             out[w.say(msg_id)] = None
     return list(out)
+
+
+def _tens(seconds: float) -> int:
+    """Seconds rounded to the nearest ten, for speaking."""
+    return int(round(seconds / 10.0)) * 10
 
 
 def _has_fields(template: str) -> bool:

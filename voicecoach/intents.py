@@ -25,6 +25,8 @@ class Intent(StrEnum):
     REPEAT = "repeat"
     HOW_MANY = "how_many"
     HELP = "help"
+    YES = "yes"
+    NO = "no"
 
 
 #: Intents that act at once and cut whatever the coach is saying.

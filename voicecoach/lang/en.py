@@ -31,6 +31,10 @@ _VARIATIONS = {
 }
 
 
+def days(n: int) -> str:
+    return f"{number(n)} days"
+
+
 def variation_name(slug: str, short: bool = False) -> str:
     return _VARIATIONS[slug][1 if short else 0]
 
@@ -49,7 +53,7 @@ MESSAGES: dict[str, str] = {
     # First use and setup
     "disclaimer": "One thing first: I am a training aid, not medical advice. "
     "If anything hurts beyond normal effort, say ouch and I will stop.",
-    "welcome": "Leg raises: {sets} sets of {reps}.",
+    "welcome": "Leg raises, {sets} by {reps}.",
     "welcome_back": "Welcome back. We carry on from last time.",
     "level": "{variation}, down to {stop}.",
     "setup_surface": "Lie on a mat on a hard floor, not a bed.",
@@ -72,6 +76,18 @@ MESSAGES: dict[str, str] = {
     "howto_flutter-kick": "Small quick kicks, legs near the floor, back pressed down.",
     "howto_hanging-knee": "Hang from the bar. Knees to chest, no swinging.",
     "howto_hanging-straight": "Hang from the bar. Straight legs to hip height, no swinging.",
+    # Progress and frequency
+    "since_days": "Your last session was {days} ago.",
+    "since_long": "It has been a while since your last session. We start gently.",
+    "recover": "You trained very recently. Your core needs a day to recover; "
+    "two or three sessions a week is plenty. Keep it light today.",
+    "ease_pain": "Last time something hurt.",
+    "ease_back": "Last time your back lifted in two sets in a row.",
+    "offer_earned": "Clean reps with a slow lower. You have earned a step up.",
+    "offer_level": "How about {variation}, down to {stop}? Say yes or no.",
+    "ack_yes": "Okay, changed.",
+    "ack_no": "Okay, we stay here.",
+    "ack_no_question": "There is nothing to answer.",
     # Sets and rest
     "set_intro": "Set {n} of {total}.",
     "get_ready": "Get ready.",
@@ -129,6 +145,9 @@ MESSAGES: dict[str, str] = {
     "pain_resume": "Gently then. If it hurts again, we stop for today.",
     # End
     "summary": "Workout over: {n} perfect reps.",
+    "summary_sets": "Sets: {n}.",
+    "summary_tension": "Time under tension: {seconds} seconds.",
+    "summary_kcal": "About {n} calories.",
     "goodbye": "Good work. Give your core a day of rest.",
 }
 
@@ -180,6 +199,8 @@ PHRASES: dict[str, tuple[str, ...]] = {
     "repeat": ("repeat", "say again", "repeat that"),
     "how_many": ("how many", "how many reps"),
     "help": ("help", "what can i say"),
+    "yes": ("yes", "yes please", "yeah"),
+    "no": ("no", "no thanks", "not now"),
 }
 
 #: Words that make any typed or heard text a pain report (safety first).

@@ -47,6 +47,10 @@ _VARIATIONS = {
 }
 
 
+def days(n: int) -> str:
+    return f"{_sino(n)}일"
+
+
 def variation_name(slug: str, short: bool = False) -> str:
     return _VARIATIONS[slug][1 if short else 0]
 
@@ -60,6 +64,18 @@ def stop_name(deg: int, short: bool = False) -> str:
 #: Everything the coach says; the same ids and format fields as the English table.
 #: Replies said during a set are short: they have to fit between two counts.
 MESSAGES: dict[str, str] = {
+    # 진행과 빈도
+    "since_days": "지난 운동은 {days} 전이었어요.",
+    "since_long": "운동한 지 오래됐어요. 천천히 시작해요.",
+    "recover": "최근에 운동했어요. 코어도 회복할 시간이 필요해요. "
+    "일주일에 두세 번이면 충분해요. 오늘은 가볍게 해요.",
+    "ease_pain": "지난번에 통증이 있었어요.",
+    "ease_back": "지난번에 두 세트 연속 허리가 들렸어요.",
+    "offer_earned": "천천히 내리면서 완벽하게 했어요. 한 단계 올릴 수 있어요.",
+    "offer_level": "{variation}, {stop}까지 해 볼까요? 네 또는 아니요로 답해 주세요.",
+    "ack_yes": "좋아요, 바꿨어요.",
+    "ack_no": "좋아요, 그대로 해요.",
+    "ack_no_question": "대답할 질문이 없어요.",
     # First use and setup
     "disclaimer": "먼저 한 가지. 저는 운동 보조일 뿐, 의학적 조언이 아닙니다. "
     "평소 힘든 정도를 넘어 아프면 아야 라고 말하세요. 바로 멈출게요.",
@@ -143,6 +159,9 @@ MESSAGES: dict[str, str] = {
     "pain_resume": "살살 해요. 또 아프면 오늘은 여기까지 해요.",
     # End
     "summary": "운동 끝. 완벽한 횟수 {n}.",
+    "summary_sets": "세트 {n}.",
+    "summary_tension": "버틴 시간 {seconds} 초.",
+    "summary_kcal": "약 {n} 킬로칼로리.",
     "goodbye": "잘했어요. 하루는 복근을 쉬게 해 주세요.",
 }
 
@@ -188,6 +207,8 @@ PHRASES: dict[str, tuple[str, ...]] = {
     "repeat": ("반복", "다시 말해줘", "뭐라고"),
     "how_many": ("몇 개", "몇 개 했어"),
     "help": ("도움말", "도와줘"),
+    "yes": ("네", "좋아", "그래"),
+    "no": ("아니", "아니요", "괜찮아"),
 }
 
 #: Words that make any typed or heard text a pain report (safety first).
