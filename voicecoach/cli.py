@@ -11,16 +11,20 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from contextlib import ExitStack
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
 from typing import IO, Any, TypeVar
 
 import click
 
 from . import __version__
+from .app import LevelOverride, Recorder
 from .coach import Coach, Plan
 from .intents import PhraseTable
 from .knowledge import STOP_POINTS, VARIATION_SLUGS, Level
 from .lang import LANGUAGES
+from .profile import DEFAULT_USER
 from .runner import ScriptError, Session, Sink, parse_script, run_realtime, run_virtual
 from .sinks import JsonLines, Transcript
 
@@ -38,15 +42,20 @@ PLAN_OPTIONS: list[Callable[[F], F]] = [
                  show_default=True, help="Lift time (seconds)."),
     click.option("--hold", "hold_s", type=click.FloatRange(0, 10), default=1.0,
                  show_default=True, help="Hold at the top (seconds)."),
-    click.option("--lower", "lower_s", type=click.IntRange(2, 5), default=3,
-                 show_default=True, help="Lowering time (seconds)."),
-    click.option("--variation", type=click.Choice(VARIATION_SLUGS), default="bent-knee",
-                 show_default=True, help="Exercise variation, easiest first."),
+    click.option("--lower", "lower_s", type=click.IntRange(2, 5), default=None,
+                 help="Lowering time (seconds) [default: where you left off, else 3]."),
+    click.option("--variation", type=click.Choice(VARIATION_SLUGS), default=None,
+                 help="Exercise variation, easiest first [default: where you left off, "
+                 "else bent-knee]."),
     click.option("--stop", "stop_deg", type=click.Choice([str(s) for s in STOP_POINTS]),
-                 default="45", show_default=True,
-                 help="Stop point: leg angle above the floor at the bottom (5 = hover)."),
+                 default=None, help="Stop point: leg angle above the floor at the bottom "
+                 "(5 = hover) [default: where you left off, else 45]."),
     click.option("--lang", type=click.Choice(LANGUAGES), default="en", show_default=True,
                  help="Language of the coach and of the commands."),
+    click.option("--user", default=DEFAULT_USER, show_default=True, metavar="NAME",
+                 help="Whose profile and journal to use."),
+    click.option("--mass", "body_mass_kg", type=click.FloatRange(20, 400), default=None,
+                 metavar="KG", help="Your body mass (kg), remembered, for the energy estimate."),
 ]
 
 
@@ -56,17 +65,29 @@ def plan_options(fn: F) -> F:
     return fn
 
 
-def make_plan(opts: dict[str, Any]) -> Plan:
-    level = Level(opts["variation"], int(opts["stop_deg"]), float(opts["lower_s"]))
-    return Plan(
+def make_plan(opts: dict[str, Any]) -> tuple[Plan, LevelOverride]:
+    """The plan with default level, and the level fields the user gave."""
+    override = LevelOverride(
+        opts["variation"],
+        None if opts["stop_deg"] is None else int(opts["stop_deg"]),
+        None if opts["lower_s"] is None else float(opts["lower_s"]),
+    )
+    plan = Plan(
         sets=opts["sets"],
         reps=opts["reps"],
         rest_s=opts["rest_s"],
         lift_s=opts["lift_s"],
         hold_s=opts["hold_s"],
-        level=level,
+        level=override.apply(Level()),
         lang=opts["lang"],
     )
+    return plan, override
+
+
+def open_recorder(
+    db: Path | None, opts: dict[str, Any], started_at: datetime | None = None
+) -> Recorder:
+    return Recorder(db, opts["user"], started_at=started_at, body_mass_kg=opts["body_mass_kg"])
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -99,50 +120,86 @@ def _sound_devices_missing() -> str | None:
     return None
 
 
+DB_OPTION = click.option(
+    "--db", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="PATH",
+    help="Journal file [default: in your user data folder].")
+
+
 @cli.command()
 @plan_options
+@DB_OPTION
 @click.option("--text", "text_mode", is_flag=True,
               help="Print cues and counts and read typed commands (no audio).")
 @click.option("--events", "events_file", type=click.File("w"),
               help="Also write every event as a JSON line to this file.")
-def start(text_mode: bool, events_file: IO[str] | None, **opts: Any) -> None:
-    """Start a coaching session."""
-    plan = make_plan(opts)
+def start(text_mode: bool, events_file: IO[str] | None, db: Path | None, **opts: Any) -> None:
+    """Start a coaching session (saved in your journal as it goes)."""
+    base, override = make_plan(opts)
     if not text_mode:
         why = _sound_devices_missing()
         if why is None:
             why = "speech output is not available in this version"
         click.echo(f"Text mode: {why}. Type commands and press Enter.", err=True)
+    recorder = open_recorder(db, opts)
+    plan = recorder.plan(base, override)
     sinks: list[Sink] = [Transcript(sys.stdout)]
     if events_file is not None:
         sinks.append(JsonLines(events_file))
+    journal_sink = recorder.open_sink(plan)
+    if journal_sink is not None:
+        sinks.append(journal_sink)
     session = Session(Coach(plan), PhraseTable.for_lang(plan.lang), sinks)
     lines: queue.Queue[str | None] = queue.Queue()
     threading.Thread(target=_stdin_lines, args=(lines, sys.stdin), daemon=True).start()
     t0 = time.monotonic()
-    run_realtime(session, lines, lambda: time.monotonic() - t0)
+    try:
+        run_realtime(session, lines, lambda: time.monotonic() - t0)
+    finally:
+        summary = recorder.close()
+    if summary:
+        click.echo(summary, nl=False)
 
 
 @cli.command()
 @click.argument("script", type=click.File("r", encoding="utf-8"))
 @plan_options
+@DB_OPTION
+@click.option("--started-at", type=click.DateTime(["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M",
+              "%Y-%m-%d"]), default=None, help="Wall-clock start of the replayed session, "
+              "for the journal [default: now].")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per event.")
-def replay(script: IO[str], as_json: bool, **opts: Any) -> None:
+def replay(script: IO[str], as_json: bool, db: Path | None, started_at: datetime | None,
+           **opts: Any) -> None:
     """Run a session against SCRIPT on a virtual clock, as fast as possible.
 
     Each line of SCRIPT is `<seconds> <phrase>`: a command typed at that session time.
+    With --db the session is read from and written to that journal like a real one;
+    without it, replays leave your journal alone.
     """
-    plan = make_plan(opts)
+    base, override = make_plan(opts)
     try:
         lines = parse_script(script, name=script.name)
     except ScriptError as exc:
         raise click.ClickException(str(exc)) from None
     except UnicodeDecodeError:
         raise click.ClickException(f"{script.name}: not a text file") from None
-    with ExitStack():
-        sink: Sink = JsonLines(sys.stdout) if as_json else Transcript(sys.stdout)
-        session = Session(Coach(plan), PhraseTable.for_lang(plan.lang), [sink])
+    sinks: list[Sink] = [JsonLines(sys.stdout) if as_json else Transcript(sys.stdout)]
+    recorder = None
+    plan = replace(base, level=override.apply(base.level), body_mass_kg=opts["body_mass_kg"])
+    if db is not None:
+        when = started_at.replace(tzinfo=UTC) if started_at else None
+        recorder = open_recorder(db, opts, when)
+        plan = recorder.plan(base, override)
+        journal_sink = recorder.open_sink(plan)
+        if journal_sink is not None:
+            sinks.append(journal_sink)
+    session = Session(Coach(plan), PhraseTable.for_lang(plan.lang), sinks)
+    try:
         run_virtual(session, lines)
+    finally:
+        summary = recorder.close() if recorder is not None else None
+    if summary and not as_json:
+        click.echo(summary, nl=False)
 
 
 def _register() -> None:
