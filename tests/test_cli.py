@@ -82,7 +82,7 @@ def test_text_mode_reads_typed_commands_on_the_real_clock(tmp_path: Path) -> Non
     events_file = tmp_path / "events.jsonl"
     proc = subprocess.run(
         [sys.executable, "-m", "voicecoach", "start", "--text", "--sets", "1", "--reps", "2",
-         "--events", str(events_file)],
+         "--events", str(events_file), "--db", str(tmp_path / "journal.sqlite3")],
         input="skip\nharder\nhello there\nstop\n",
         capture_output=True,
         text=True,
@@ -97,3 +97,4 @@ def test_text_mode_reads_typed_commands_on_the_real_clock(tmp_path: Path) -> Non
     adjust = next(e for e in events if e["type"] == "adjust")
     assert (adjust["variation"], adjust["stop_deg"]) == ("bent-knee", 30)
     assert events[-1]["type"] == "session_end"
+    assert "Perfect reps: 0" in proc.stdout  # the printed summary from the journal
