@@ -21,6 +21,10 @@ Usage::
 root too), makes ``vc_test`` the default sink and its monitor the default source, and skips
 the test with the reason when pulseaudio is not installed or will not start. The daemon is
 left running for later tests (it is shared; nothing here kills it).
+
+Timing: on this setup the first capture stream a process opens delivers nothing for about
+2 s, and ``paplay`` also needs a moment to start, so start playing only after the first
+block has arrived and keep recording until the player has exited (see tests/test_mic.py).
 """
 
 from __future__ import annotations
@@ -83,7 +87,7 @@ class Pulse:
 
 
 def _pactl(*args: str, check: bool = True) -> str:
-    res = subprocess.run(["pactl", *args], capture_output=True, text=True, timeout=10)
+    res = subprocess.run(["pactl", *args], check=False, capture_output=True, text=True, timeout=10)
     if check and res.returncode != 0:
         raise RuntimeError(f"pactl {' '.join(args)} failed: {res.stderr.strip()}")
     return res.stdout
@@ -91,7 +95,8 @@ def _pactl(*args: str, check: bool = True) -> str:
 
 def _running() -> bool:
     try:
-        return subprocess.run(["pactl", "info"], capture_output=True, timeout=5).returncode == 0
+        return subprocess.run(["pactl", "info"], check=False,
+                              capture_output=True, timeout=5).returncode == 0
     except (OSError, subprocess.TimeoutExpired):
         return False
 
@@ -114,7 +119,7 @@ def ensure_pulse(sink: str = SINK) -> Pulse:
         res = subprocess.run(
             ["pulseaudio", "-D", "--exit-idle-time=-1", "-n",
              "--load=module-native-protocol-unix", f"--load=module-null-sink sink_name={sink}"],
-            capture_output=True, text=True, timeout=20)
+            check=False, capture_output=True, text=True, timeout=20)
         deadline = time.monotonic() + 10
         while not _running():
             if time.monotonic() > deadline:

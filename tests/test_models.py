@@ -107,7 +107,7 @@ def test_install_downloads_verifies_and_unpacks(server: tuple[str, Path], mdir: 
     assert calls[-1] == (archive.stat().st_size, archive.stat().st_size)
     assert visible_and_hidden(mdir) == ["vosk-model-small-zz-0.1"]
     assert find_vosk_model("zz") == path
-    assert [r.name for r in models.list_models(registry=reg) if r.installed][0] == path.name
+    assert next(r.name for r in models.list_models(registry=reg) if r.installed) == path.name
 
 
 @pytest.mark.parametrize("case", ["bad_hash", "truncated", "zip_slip", "no_model", "symlink"])

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType, TracebackType
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 
@@ -51,7 +51,7 @@ class AudioBlock(bytes):
 
     start: int
 
-    def __new__(cls, data: bytes, start: int) -> AudioBlock:
+    def __new__(cls, data: bytes, start: int) -> Self:
         block = super().__new__(cls, data)
         block.start = start
         return block
@@ -94,11 +94,12 @@ class DeviceInfo:
 
 def _sounddevice() -> ModuleType:
     try:
-        import sounddevice
+        import sounddevice  # type: ignore[import-untyped]
     except (ImportError, OSError) as exc:
         raise AudioInputError(f"audio devices are unavailable ({exc}); install PortAudio "
                               "(apt install libportaudio2) or use --file X.wav") from exc
-    return sounddevice
+    module: ModuleType = sounddevice
+    return module
 
 
 def list_devices(sd: ModuleType | None = None) -> list[DeviceInfo]:
@@ -212,7 +213,7 @@ class Microphone:
         try:
             sd.check_input_settings(device=index, samplerate=RATE, channels=1, dtype="int16")
             return RATE
-        except Exception:
+        except (ValueError, sd.PortAudioError):
             rate = int(info["default_samplerate"])
             log.info("device cannot capture at %d Hz; capturing at %d Hz and resampling",
                      RATE, rate)
@@ -221,8 +222,8 @@ class Microphone:
     def _callback(self, indata: Any, frames: int, time_info: Any, status: Any) -> None:
         if status.input_overflow:
             self.overflows += 1
-        try:
-            self._q.put_nowait(indata.copy())
+        try:  # the running drop count tells the consumer where lost audio belongs
+            self._q.put_nowait((indata.copy(), self.dropped_frames))
         except queue.Full:
             self.dropped_frames += frames
 
@@ -237,8 +238,9 @@ class Microphone:
         except queue.Full:
             pass
 
-    def __enter__(self) -> Microphone:
-        return self.open()
+    def __enter__(self) -> Self:
+        self.open()
+        return self
 
     def __exit__(self, t: type[BaseException] | None, e: BaseException | None,
                  tb: TracebackType | None) -> None:
@@ -248,20 +250,26 @@ class Microphone:
         if self._stream is None and not self._closed:
             self.open()
         seen_overflows, seen_dropped, last_log = 0, 0, 0.0
-        while True:
+        waited = 0.0
+        while not self._closed:
             try:
-                data = self._q.get(timeout=self.settings.stall_s)
+                item = self._q.get(timeout=0.1)
             except queue.Empty:
-                if self._closed:
-                    return
-                raise AudioInputError(f"input device {self.device_name!r} delivered no audio "
-                                      f"for {self.settings.stall_s:g} s (unplugged?)") from None
-            if data is None:
+                waited += 0.1
+                if waited >= self.settings.stall_s and not self._closed:
+                    raise AudioInputError(
+                        f"input device {self.device_name!r} delivered no audio for "
+                        f"{self.settings.stall_s:g} s (unplugged?)") from None
+                continue
+            if item is None:
                 return
-            if self.dropped_frames != seen_dropped:
-                lost = self.dropped_frames - seen_dropped
-                seen_dropped = self.dropped_frames
-                yield from self._push(np.zeros(lost))
+            waited = 0.0
+            data, dropped = item
+            if dropped != seen_dropped:  # audio lost before this block: keep the clock true
+                log.warning("%d frames dropped on %r (consumer too slow); replaced by silence",
+                            dropped - seen_dropped, self.device_name)
+                yield from self._push(np.zeros(dropped - seen_dropped))
+                seen_dropped = dropped
             if self.overflows != seen_overflows and time.monotonic() - last_log > 1.0:
                 log.warning("input overflow on %r: %d so far (audio was lost in the driver)",
                             self.device_name, self.overflows)
@@ -313,7 +321,7 @@ class WavSource:
     def close(self) -> None:
         """Nothing to release (the file is only open while iterating)."""
 
-    def __enter__(self) -> WavSource:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

@@ -27,10 +27,10 @@ from voicecoach.models import (
     ModelSpec,
     model_lang,
     model_problem,
-    models_dir as default_models_dir,
     primary_lang,
     resolve_spec,
 )
+from voicecoach.models import models_dir as default_models_dir
 
 log = logging.getLogger(__name__)
 

@@ -78,7 +78,7 @@ class Resampler:
         base = n * self.down // self.up
         phase = n * self.down % self.up
         idx = base[:, None] - self._buf0 + self._offsets[None, :]
-        out = np.einsum("ij,ij->i", self._buf[idx], self._table[phase])
+        out: Floats = np.einsum("ij,ij->i", self._buf[idx], self._table[phase])
         self._next = n_max + 1
         keep_from = (self._next * self.down // self.up) - self.half + 1 - self._buf0
         if keep_from > 0:
