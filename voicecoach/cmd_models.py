@@ -100,3 +100,19 @@ def path_cmd(show_all: bool) -> None:
     for folder, label in search_dirs():
         click.echo(f"{folder}\t{label}")
     click.echo("(then Python packages named vosk-model-*)")
+
+
+@click.command("devices")
+def devices() -> None:
+    """List audio devices (index, name, input/output channels, default rate)."""
+    from voicecoach.mic import AudioInputError, list_devices
+
+    try:
+        found = list_devices()
+    except AudioInputError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if not any(d.inputs for d in found):
+        click.echo("no input device (microphone) found", err=True)
+    for d in found:
+        click.echo(f"{d.index:3} {d.name:40} in {d.inputs:2}  out {d.outputs:2}  "
+                   f"{d.default_rate:.0f} Hz")
