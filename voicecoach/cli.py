@@ -18,7 +18,7 @@ from typing import IO, Any, TypeVar
 
 import click
 
-from . import __version__
+from . import __version__, config
 from .app import LevelOverride, Recorder
 from .coach import Coach, Plan
 from .intents import PhraseTable
@@ -93,12 +93,22 @@ def open_recorder(
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="voicecoach")
 @click.option("--debug", is_flag=True, help="Log what happens inside (to stderr).")
-def cli(debug: bool) -> None:
+@click.option("--config", "config_path", type=click.Path(dir_okay=False, path_type=Path),
+              default=None, metavar="PATH",
+              help="Config file [default: config.toml in your user config folder].")
+@click.pass_context
+def cli(ctx: click.Context, debug: bool, config_path: Path | None) -> None:
     """voicecoach: an offline, hands-free voice coach for the leg raise."""
     logging.basicConfig(
         level=logging.DEBUG if debug else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
+    try:
+        defaults = config.load(config_path)
+    except config.ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    # Every key of the file is the default of the flag of the same meaning.
+    ctx.default_map = {name: defaults for name in cli.commands}
 
 
 def _stdin_lines(q: queue.Queue[str | None], stream: IO[str]) -> None:
