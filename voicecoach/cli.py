@@ -214,10 +214,10 @@ def replay(script: IO[str], as_json: bool, db: Path | None, started_at: datetime
 
 def _register() -> None:
     from .cmd_journal import export_cmd, history, progress
-    from .cmd_models import models
+    from .cmd_models import devices, models
     from .cmd_voice import say, voices
 
-    for command in (say, voices, models, history, progress, export_cmd):
+    for command in (say, voices, devices, models, history, progress, export_cmd):
         cli.add_command(command)
 
 
