@@ -98,3 +98,34 @@ def test_text_mode_reads_typed_commands_on_the_real_clock(tmp_path: Path) -> Non
     assert (adjust["variation"], adjust["stop_deg"]) == ("bent-knee", 30)
     assert events[-1]["type"] == "session_end"
     assert "Perfect reps: 0" in proc.stdout  # the printed summary from the journal
+
+
+def test_replay_out_writes_what_the_speaker_would_play(tmp_path: Path) -> None:
+    import wave
+
+    import numpy as np
+
+    script = tmp_path / "s.txt"
+    script.write_text("1 skip\n")
+    out = tmp_path / "coach.wav"
+    code, stdout, _ = run("replay", str(script), "--json", "--sets", "1", "--reps", "1",
+                          "--out", str(out))
+    assert code == 0
+    events = events_of(stdout)
+    with wave.open(str(out)) as w:
+        rate = w.getframerate()
+        audio = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(float)
+    assert len(audio) >= round(events[-1]["t"] * rate)  # lasts to the end of the session
+    lift = next(e for e in events if e["type"] == "count" and e["beat"] == "lift")
+    at = int(round(lift["t"] * rate))
+    before = np.abs(audio[at - rate // 10 : at]).max()
+    after = np.abs(audio[at : at + rate // 10]).max()
+    assert before < 50 < after  # silence, then the count starts on its sample
+
+
+def test_unwritable_out_is_a_one_line_error(tmp_path: Path) -> None:
+    script = tmp_path / "s.txt"
+    script.write_text("1 stop\n")
+    code, _, err = run("replay", str(script), "--out", str(tmp_path / "no" / "such" / "x.wav"))
+    assert code == 1 and "Traceback" not in err
+    assert len([line for line in err.splitlines() if line.startswith("Error:")]) == 1

@@ -20,10 +20,14 @@ import click
 
 from . import __version__, config
 from .app import LevelOverride, Recorder
-from .coach import Coach, Plan
+from .coach import Coach, Plan, speakable_texts
 from .intents import PhraseTable
 from .knowledge import STOP_POINTS, VARIATION_SLUGS, Level
 from .lang import LANGUAGES
+from .mixer import NoOutputDevice
+from .tts import ENGINES as TTS_ENGINES
+from .tts import TtsError, TtsSettings
+from .voice import AHEAD_S, VoiceSink, build_voice
 from .profile import DEFAULT_USER
 from .runner import ScriptError, Session, Sink, parse_script, run_realtime, run_virtual
 from .sinks import JsonLines, Transcript
@@ -130,6 +134,71 @@ def _sound_devices_missing() -> str | None:
     return None
 
 
+VOICE_OPTIONS: list[Callable[[F], F]] = [
+    click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+                 metavar="FILE.wav", help="Write exactly what the speaker would play to a WAV."),
+    click.option("--tts", type=click.Choice(TTS_ENGINES), default="pyttsx3", show_default=True,
+                 help="Speech engine for the coach's voice."),
+    click.option("--voice", default=None, help="Voice id (see `voicecoach voices`)."),
+    click.option("--rate", type=click.IntRange(60, 400), default=170, show_default=True,
+                 help="Speaking rate (words per minute)."),
+    click.option("--tick", is_flag=True, help="A soft tick on each beat instead of spoken counts."),
+    click.option("--output-device", default=None, metavar="DEVICE",
+                 help="Speaker: index or name substring (see `voicecoach devices`)."),
+]
+
+
+def voice_options(fn: F) -> F:
+    for option in reversed(VOICE_OPTIONS):
+        fn = option(fn)
+    return fn
+
+
+class _RenderProgress:
+    """A progress bar for rendering the phrase cache, shown only when there is work."""
+
+    def __init__(self) -> None:
+        self.bar: Any = None
+
+    def __call__(self, done: int, total: int, text: str) -> None:
+        if self.bar is None and done < total:
+            self.bar = click.progressbar(length=total, label="Preparing the coach's voice",
+                                         file=sys.stderr)
+            self.bar.__enter__()
+        if self.bar is not None:
+            self.bar.update(done - self.bar.pos)
+            if done >= total:
+                self.bar.__exit__(None, None, None)
+                self.bar = None
+                if not sys.stderr.isatty():
+                    click.echo(" done.", err=True)
+
+
+def open_voice(plan: Plan, opts: dict[str, Any], to_device: bool) -> VoiceSink | None:
+    """The coach's voice: the speaker, a WAV (--out), or None (text only)."""
+    out = opts["out"]
+    if not to_device and out is None:
+        return None
+    device = opts["output_device"]
+    if out is not None:
+        try:
+            out.open("wb").close()  # fail here, clearly, rather than deep in the WAV writer
+        except OSError as exc:
+            raise click.ClickException(f"cannot write {out}: {exc.strerror}") from None
+    try:
+        settings = TtsSettings(opts["tts"], opts["voice"], opts["rate"])
+        return build_voice(
+            settings,
+            out=out,
+            texts=speakable_texts(plan),
+            tick=opts["tick"],
+            device=int(device) if device and device.isdigit() else device,
+            progress=_RenderProgress(),
+        )
+    except (TtsError, NoOutputDevice) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
 DB_OPTION = click.option(
     "--db", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="PATH",
     help="Journal file [default: in your user data folder].")
@@ -137,34 +206,53 @@ DB_OPTION = click.option(
 
 @cli.command()
 @plan_options
+@voice_options
 @DB_OPTION
 @click.option("--text", "text_mode", is_flag=True,
-              help="Print cues and counts and read typed commands (no audio).")
+              help="Print cues and counts and read typed commands (no speaker).")
 @click.option("--events", "events_file", type=click.File("w"),
               help="Also write every event as a JSON line to this file.")
 def start(text_mode: bool, events_file: IO[str] | None, db: Path | None, **opts: Any) -> None:
-    """Start a coaching session (saved in your journal as it goes)."""
+    """Start a coaching session (saved in your journal as it goes).
+
+    The coach speaks through the speaker; type commands and press Enter.
+    """
     base, override = make_plan(opts)
     if not text_mode:
         why = _sound_devices_missing()
-        if why is None:
-            why = "speech output is not available in this version"
-        click.echo(f"Text mode: {why}. Type commands and press Enter.", err=True)
+        if why is not None:
+            click.echo(f"Starting in text mode: {why}. Type commands and press Enter.",
+                       err=True)
+            text_mode = True
     recorder = open_recorder(db, opts)
     plan = recorder.plan(base, override)
+    try:
+        voice = open_voice(plan, opts, to_device=not text_mode)
+    except click.ClickException:
+        recorder.close()
+        raise
     sinks: list[Sink] = [Transcript(sys.stdout)]
     if events_file is not None:
         sinks.append(JsonLines(events_file))
+    if voice is not None:
+        sinks.append(voice)
     journal_sink = recorder.open_sink(plan)
     if journal_sink is not None:
         sinks.append(journal_sink)
-    session = Session(Coach(plan), PhraseTable.for_lang(plan.lang), sinks)
+    coach = Coach(plan, speech_s=voice.cache.duration_s if voice else None)
+    session = Session(coach, PhraseTable.for_lang(plan.lang), sinks)
     lines: queue.Queue[str | None] = queue.Queue()
     threading.Thread(target=_stdin_lines, args=(lines, sys.stdin), daemon=True).start()
-    t0 = time.monotonic()
+    if voice is not None and not text_mode:
+        clock = lambda: voice.clock(ahead_s=AHEAD_S)  # noqa: E731  the speaker's sample clock
+    else:
+        t0 = time.monotonic()
+        clock = lambda: time.monotonic() - t0  # noqa: E731
     try:
-        run_realtime(session, lines, lambda: time.monotonic() - t0)
+        run_realtime(session, lines, clock)
     finally:
+        if voice is not None:
+            voice.close()
         summary = recorder.close()
     if summary:
         click.echo(summary, nl=False)
@@ -173,6 +261,7 @@ def start(text_mode: bool, events_file: IO[str] | None, db: Path | None, **opts:
 @cli.command()
 @click.argument("script", type=click.File("r", encoding="utf-8"))
 @plan_options
+@voice_options
 @DB_OPTION
 @click.option("--started-at", type=click.DateTime(["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M",
               "%Y-%m-%d"]), default=None, help="Wall-clock start of the replayed session, "
@@ -203,10 +292,16 @@ def replay(script: IO[str], as_json: bool, db: Path | None, started_at: datetime
         journal_sink = recorder.open_sink(plan)
         if journal_sink is not None:
             sinks.append(journal_sink)
-    session = Session(Coach(plan), PhraseTable.for_lang(plan.lang), sinks)
+    voice = open_voice(plan, opts, to_device=False)
+    if voice is not None:
+        sinks.append(voice)
+    coach = Coach(plan, speech_s=voice.cache.duration_s if voice else None)
+    session = Session(coach, PhraseTable.for_lang(plan.lang), sinks)
     try:
         run_virtual(session, lines)
     finally:
+        if voice is not None:
+            voice.close()
         summary = recorder.close() if recorder is not None else None
     if summary and not as_json:
         click.echo(summary, nl=False)

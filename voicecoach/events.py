@@ -52,7 +52,7 @@ class Event:
         return bool(self.data.get("urgent", False))
 
     def to_dict(self) -> dict[str, Any]:
-        return {"t": round(self.t, 4), "type": self.type, **self.data}
+        return {"t": round(self.t, 6), "type": self.type, **self.data}
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), ensure_ascii=False)
