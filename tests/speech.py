@@ -229,3 +229,111 @@ TALK_KO: tuple[str, ...] = (
     "시장에서 사과와 배를 샀어요.",
 )
 TALK = {"en": TALK_EN, "ko": TALK_KO}
+
+
+# --- Streams of many utterances, run through a recognizer, scored -------------------------
+
+
+class Segment:
+    """One utterance placed in a stream: where it starts and ends (ms) and what it is."""
+
+    __slots__ = ("start_ms", "end_ms", "text", "intent", "voice")
+
+    def __init__(self, start_ms: float, end_ms: float, text: str, intent: str | None, voice: str):
+        self.start_ms, self.end_ms, self.text, self.intent, self.voice = (
+            start_ms,
+            end_ms,
+            text,
+            intent,
+            voice,
+        )
+
+    def __repr__(self) -> str:
+        return f"Segment({self.start_ms:.0f}-{self.end_ms:.0f} {self.text!r} {self.intent})"
+
+
+def build_stream(
+    items: Sequence[tuple[str, str, str | None]], gap_ms: float = 1000.0, lead_ms: float = 500.0
+) -> tuple[np.ndarray, list[Segment]]:
+    """Clips of (text, voice, intent) one after another with ``gap_ms`` of silence between."""
+    parts, segs, pos = [silence(lead_ms)], [], lead_ms
+    for text, voice, intent in items:
+        clip = synth(text, voice)
+        dur = len(clip) * 1000.0 / RATE
+        segs.append(Segment(pos, pos + dur, text, intent, voice))
+        parts += [clip, silence(gap_ms)]
+        pos += dur + gap_ms
+    return concat(parts), segs
+
+
+def run_recognizer(rec, audio: np.ndarray, block_ms: float = 20.0) -> tuple[list, float]:
+    """Feed ``audio`` in blocks; returns ([(hypothesis, fire_ms)], cpu seconds).
+
+    ``fire_ms`` is the audio time at the end of the block after which the hypothesis came out.
+    """
+    import time
+
+    fed = [0]
+
+    def counted() -> Iterator[bytes]:
+        for b in blocks(audio, block_ms):
+            fed[0] += len(b) // 2
+            yield b
+
+    out = []
+    t0 = time.process_time()
+    for hyp in rec(counted()):
+        out.append((hyp, fed[0] * 1000.0 / RATE))
+    return out, time.process_time() - t0
+
+
+def score(segs: Sequence[Segment], fired: Sequence[tuple], slack_ms: float = 1500.0) -> dict:
+    """Match each fired hypothesis to the utterance it fired in (start .. end + slack).
+
+    Returns counts: commands, correct, wrong (another intent), missed, false (fired during a
+    non-command utterance or in silence), latencies (fire time - utterance end, ms, correct
+    ones only) and the lists of problems.
+    """
+    res: dict = {"commands": 0, "correct": 0, "wrong": 0, "missed": 0, "false": 0,
+                 "latency_ms": [], "t_err_ms": [], "problems": []}
+    used: set[int] = set()
+    for seg in segs:
+        hits = [
+            (i, h, f) for i, (h, f) in enumerate(fired)
+            if i not in used and seg.start_ms <= f <= seg.end_ms + slack_ms
+        ]
+        for i, _, _ in hits:
+            used.add(i)
+        if seg.intent is None:
+            res["false"] += len(hits)
+            res["problems"] += [f"false {h.phrase!r} in {seg.text!r} ({seg.voice})" for _, h, _ in hits]
+            continue
+        res["commands"] += 1
+        good = [(h, f) for _, h, f in hits if str(h.intent) == seg.intent]
+        if good:
+            res["correct"] += 1
+            h, f = good[0]
+            res["latency_ms"].append(f - seg.end_ms)
+            res["t_err_ms"].append(h.t_ms - seg.end_ms)
+        elif hits:
+            res["wrong"] += 1
+            res["problems"].append(f"wrong {hits[0][1].phrase!r} for {seg.text!r} ({seg.voice})")
+        else:
+            res["missed"] += 1
+            res["problems"].append(f"missed {seg.text!r} ({seg.voice})")
+    stray = [fired[i][0] for i in range(len(fired)) if i not in used]
+    res["false"] += len(stray)
+    res["problems"] += [f"stray {h.phrase!r} at {h.t_ms}" for h in stray]
+    return res
+
+
+def command_items(lang: str, voices: Sequence[str]) -> list[tuple[str, str, str | None]]:
+    """Every phrase of the table spoken by every voice."""
+    from voicecoach.intents import PhraseTable
+
+    table = PhraseTable.for_lang(lang)
+    return [(p, v, str(i)) for v in voices for i, ps in table.phrases.items() for p in ps]
+
+
+def talk_items(lang: str, voices: Sequence[str]) -> list[tuple[str, str, str | None]]:
+    return [(t, v, None) for v in voices for t in TALK[lang]]

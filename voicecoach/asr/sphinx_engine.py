@@ -1,0 +1,169 @@
+"""PocketSphinx backend (5.x API): English model from inside the wheel, JSGF grammar.
+
+The grammar is the phrase table plus a garbage path: any run of ordinary English words
+(``GARBAGE``, the same everyday words the vosk backend uses) with a weight that makes the
+decoder prefer a command only when the audio really fits one:
+
+    public <utt> = /w_cmd/ <command> | /w_garbage/ <garbage>+ ;
+
+A command fires when the whole utterance so far is exactly one phrase and that partial
+hypothesis stays the same for ``stable_ms`` of audio after the speech stops changing it, or at
+the end of the utterance (the voice activity detector saw ``end_silence_ms`` of silence).
+Its posterior probability must be >= ``min_prob``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from ..intents import PhraseTable
+from . import RATE, AsrError, Hypothesis, prefix_conflicts
+from .vosk_engine import GARBAGE
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SphinxSettings:
+    """Grammar weights, voice activity and firing settings.
+
+    garbage_weight: JSGF weight of the garbage path against 1.0 for the commands (ratio).
+    vad_mode: voice activity aggressiveness (0 loose .. 3 strict).
+    vad_window_s: window over which speech/non-speech is decided (seconds).
+    vad_ratio: fraction of that window that must agree to switch (0..1); 0.5 lets a
+        300 ms word like "ready" start an utterance.
+    stable_ms: a partial result must stay the same complete phrase this long (ms of audio).
+    partial_lag_ms: typical delay from the phrase end to the partial showing it (ms, measured).
+    min_prob: lowest posterior probability (0..1) accepted for a command.
+    """
+
+    garbage_weight: float = 0.5
+    vad_mode: int = 1
+    vad_window_s: float = 0.3
+    vad_ratio: float = 0.5
+    stable_ms: int = 150
+    partial_lag_ms: int = 60
+    min_prob: float = 0.0
+
+
+def _import_ps() -> Any:
+    try:
+        import pocketsphinx
+    except ImportError as e:  # pragma: no cover - pocketsphinx is a dependency
+        raise AsrError("pocketsphinx is not installed: pip install pocketsphinx") from e
+    return pocketsphinx
+
+
+def _rule(name: str, alternatives: Iterable[str]) -> str:
+    return f"<{name}> = " + " | ".join(f"( {a} )" for a in alternatives) + " ;"
+
+
+class SphinxRecognizer:
+    engine = "pocketsphinx"
+
+    def __init__(self, lang: str = "en", settings: SphinxSettings | None = None) -> None:
+        if lang != "en":
+            raise AsrError(f"pocketsphinx only has an English model, not {lang!r}: use vosk")
+        self.lang = lang
+        self.settings = settings or SphinxSettings()
+        self.table = PhraseTable.for_lang(lang)
+        self._ps = _import_ps()
+        phrases = self.table.all_phrases()
+        config = self._ps.Decoder.default_config()
+        config["hmm"] = self._ps.get_model_path("en-us/en-us")
+        config["dict"] = self._ps.get_model_path("en-us/cmudict-en-us.dict")
+        config["samprate"] = RATE
+        config["loglevel"] = "FATAL"
+        self._config = config
+        probe = self._ps.Decoder(config)
+        missing = sorted({w for p in phrases for w in p.split() if probe.lookup_word(w) is None})
+        if missing:
+            raise AsrError(f"pocketsphinx dictionary lacks {missing}: rephrase those commands")
+        vocab = {w for p in phrases for w in p.split()}
+        garbage = [w for w in GARBAGE["en"] if w not in vocab and probe.lookup_word(w)]
+        g = self.settings.garbage_weight
+        self.jsgf = "\n".join(
+            [
+                "#JSGF V1.0;",
+                "grammar voicecoach;",
+                _rule("command", phrases),
+                _rule("garbage", garbage),
+                f"public <utt> = /1.0/ <command> | /{g:g}/ <garbage>+ ;",
+            ]
+        )
+        self._early = frozenset(phrases) - prefix_conflicts(self.table)
+
+    def _decoder(self) -> Any:
+        dec = self._ps.Decoder(self._config)
+        dec.set_jsgf_string("voicecoach", self.jsgf)
+        dec.activate_search("voicecoach")
+        return dec
+
+    def _hyp(self, t_ms: float, text: str, prob: float) -> Hypothesis | None:
+        intent = self.table.exact(text)
+        if intent is None or prob < self.settings.min_prob:
+            if text:
+                log.debug("pocketsphinx: rejected %r (p=%.2f)", text, prob)
+            return None
+        return Hypothesis(int(round(t_ms)), intent, text, prob, self.engine)
+
+    def __call__(self, blocks: Iterable[bytes]) -> Iterator[Hypothesis]:
+        s = self.settings
+        ps = self._ps
+        ep = ps.Endpointer(
+            window=s.vad_window_s, ratio=s.vad_ratio, vad_mode=s.vad_mode, sample_rate=RATE
+        )
+        frame = ep.frame_bytes
+        dec = self._decoder()
+        buf = b""
+        samples = 0  # samples handed to the endpointer
+        in_utt = fired = False
+        utt_start_ms = 0.0
+        partial, since = "", 0.0
+        for block in blocks:
+            buf += block
+            while len(buf) >= frame:
+                chunk, buf = buf[:frame], buf[frame:]
+                samples += frame // 2
+                now = samples * 1000.0 / RATE
+                speech = ep.process(chunk)
+                if speech is not None:
+                    if not in_utt:
+                        dec.start_utt()
+                        in_utt, fired, partial = True, False, ""
+                        utt_start_ms = ep.speech_start * 1000.0
+                    dec.process_raw(speech, False, False)
+                    hyp = dec.hyp()
+                    text = hyp.hypstr if hyp is not None else ""
+                    if text != partial:
+                        partial, since = text, now
+                    if not fired and text in self._early and now - since >= s.stable_ms:
+                        h = self._hyp(since - s.partial_lag_ms, text, 1.0)
+                        if h is not None:
+                            fired = True
+                            yield h
+                if in_utt and not ep.in_speech:
+                    h = self._end(dec, fired, utt_start_ms)
+                    in_utt = False
+                    if h is not None:
+                        yield h
+        if in_utt:
+            tail = ep.end_stream(buf)
+            if tail is not None:
+                dec.process_raw(tail, False, False)
+            h = self._end(dec, fired, utt_start_ms)
+            if h is not None:
+                yield h
+
+    def _end(self, dec: Any, fired: bool, utt_start_ms: float) -> Hypothesis | None:
+        dec.end_utt()
+        hyp = dec.hyp()
+        if fired or hyp is None or not hyp.hypstr:
+            return None
+        words = [sg for sg in dec.seg() if sg.word not in ("<s>", "</s>", "<sil>", "[NOISE]")]
+        end_frame = words[-1].end_frame + 1 if words else dec.n_frames()
+        # Frames (10 ms) count from the utterance start, which the endpointer reports.
+        return self._hyp(utt_start_ms + 10.0 * end_frame, hyp.hypstr, float(hyp.prob))
