@@ -230,13 +230,18 @@ class WavOutput:
 
 
 class DeviceOutput:
-    """A mixer played through one long-lived ``sounddevice.OutputStream``."""
+    """A mixer played through one long-lived ``sounddevice.OutputStream``.
+
+    ``latency`` (seconds, or PortAudio's "low"/"high") is the device buffer. 0.1 s keeps
+    the ALSA/PulseAudio path free of underruns on a busy machine; an underrun would play
+    the sample clock's frames later than their time.
+    """
 
     def __init__(
         self,
         mixer: Mixer,
         device: int | str | None = None,
-        latency: str | float = "low",
+        latency: str | float = 0.1,
     ) -> None:
         self.mixer = mixer
         self.rate = mixer.rate

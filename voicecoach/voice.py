@@ -28,7 +28,7 @@ from voicecoach.tts import TtsSettings, read_wav, write_wav
 log = logging.getLogger(__name__)
 
 TICK_PATH = Path(__file__).resolve().parent.parent / "audio" / "tick.wav"
-LEAD_IN_S = 0.25
+LEAD_IN_S = 0.1
 """Live: session time 0 is this long after the output stream starts (seconds)."""
 AHEAD_S = 0.1
 """Live: how far ahead of the mixer's clock events should be handed over (seconds);
@@ -126,14 +126,12 @@ def build_voice(
     ``out`` set: a WAV file (path or binary file object); otherwise the audio device,
     which raises :class:`voicecoach.mixer.NoOutputDevice` when there is none.
     """
-    cache = PhraseCache(settings, cache_dir)
-    cache.ensure(texts, progress=progress)
     mixer = Mixer(settings.sample_rate)
     player: Any
-    if out is not None:
-        player = WavOutput(mixer, out)
-        origin = 0
-    else:
-        player = DeviceOutput(mixer, device=device)
-        origin = mixer.position + int(round(LEAD_IN_S * mixer.rate))
+    # The device is opened first: a missing device fails before a long render, and the
+    # stream's start-up (PulseAudio can take a second) overlaps the rendering.
+    player = WavOutput(mixer, out) if out is not None else DeviceOutput(mixer, device=device)
+    cache = PhraseCache(settings, cache_dir)
+    cache.ensure(texts, progress=progress)
+    origin = 0 if out is not None else mixer.position + int(round(LEAD_IN_S * mixer.rate))
     return VoiceSink(player, cache, tick=tick, origin=origin)
