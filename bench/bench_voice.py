@@ -343,6 +343,7 @@ def main() -> None:
         shutil.rmtree(cold_dir, ignore_errors=True)
     finally:
         pulse.stop()
+        shutil.rmtree(cache.directory, ignore_errors=True)
 
     off = results["offline_mixer"]
     print(f"offline mixer, {off['session_s'] / 60:.1f}-min session, {off['n']} counts: "
