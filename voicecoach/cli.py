@@ -25,7 +25,7 @@ from .intents import PhraseTable
 from .knowledge import STOP_POINTS, VARIATION_SLUGS, Level
 from .lang import LANGUAGES
 from .mixer import NoOutputDevice
-from .tts import ENGINES as TTS_ENGINES
+from .cmd_voice import tts_options
 from .tts import TtsError, TtsSettings
 from .voice import AHEAD_S, VoiceSink, build_voice
 from .profile import DEFAULT_USER
@@ -137,11 +137,6 @@ def _sound_devices_missing() -> str | None:
 VOICE_OPTIONS: list[Callable[[F], F]] = [
     click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
                  metavar="FILE.wav", help="Write exactly what the speaker would play to a WAV."),
-    click.option("--tts", type=click.Choice(TTS_ENGINES), default="pyttsx3", show_default=True,
-                 help="Speech engine for the coach's voice."),
-    click.option("--voice", default=None, help="Voice id (see `voicecoach voices`)."),
-    click.option("--rate", type=click.IntRange(60, 400), default=170, show_default=True,
-                 help="Speaking rate (words per minute)."),
     click.option("--tick", is_flag=True, help="A soft tick on each beat instead of spoken counts."),
     click.option("--output-device", default=None, metavar="DEVICE",
                  help="Speaker: index or name substring (see `voicecoach devices`)."),
@@ -151,7 +146,7 @@ VOICE_OPTIONS: list[Callable[[F], F]] = [
 def voice_options(fn: F) -> F:
     for option in reversed(VOICE_OPTIONS):
         fn = option(fn)
-    return fn
+    return tts_options(fn)  # type: ignore[no-any-return]
 
 
 class _RenderProgress:

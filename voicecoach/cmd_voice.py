@@ -13,7 +13,7 @@ from voicecoach.voice import build_voice
 
 
 def tts_options(f):  # type: ignore[no-untyped-def]
-    """--engine/--voice/--rate, shared by every command that speaks."""
+    """--tts/--voice/--rate, shared by every command that speaks."""
     f = click.option(
         "--rate", type=click.IntRange(60, 400), default=170, show_default=True,
         help="Speaking rate (words per minute).",
@@ -23,8 +23,8 @@ def tts_options(f):  # type: ignore[no-untyped-def]
         help="Voice id (see `voicecoach voices`), Piper voice package or .onnx file.",
     )(f)
     f = click.option(
-        "--engine", type=click.Choice(ENGINES), default="pyttsx3", show_default=True,
-        help="Speech engine.",
+        "--tts", type=click.Choice(ENGINES), default="pyttsx3", show_default=True,
+        help="Speech engine for the coach's voice.",
     )(f)
     return f
 
@@ -37,14 +37,14 @@ def tts_options(f):  # type: ignore[no-untyped-def]
     help="Write the speech to this WAV file instead of playing it.",
 )
 @click.option("--device", default=None, help="Output device (index or name substring).")
-def say(text: str, engine: str, voice: str | None, rate: int, out: Path | None,
+def say(text: str, tts: str, voice: str | None, rate: int, out: Path | None,
         device: str | None) -> None:
     """Speak TEXT with the coach's voice (through the phrase cache)."""
     if not text.strip():
         raise click.BadParameter("give some words to say", param_hint="TEXT")
     dev: int | str | None = int(device) if device and device.isdigit() else device
     try:
-        sink = build_voice(TtsSettings(engine, voice, rate), out=out, texts=[text], device=dev)
+        sink = build_voice(TtsSettings(tts, voice, rate), out=out, texts=[text], device=dev)
         sink(Event(0.0, "cue", {"text": text}))
         sink.close()
     except (TtsError, NoOutputDevice) as e:
@@ -60,7 +60,7 @@ def voices() -> None:
         if isinstance(found, str):
             click.echo(f"{engine}: unavailable ({found})")
             continue
-        click.echo(f"{engine}: {len(found)} voices (pass one with --engine {engine} --voice ID)")
+        click.echo(f"{engine}: {len(found)} voices (pass one with --tts {engine} --voice ID)")
         for v in found:
             lang = f"  [{v.language}]" if v.language else ""
             click.echo(f"  {v.id:<24} {v.name}{lang}")
