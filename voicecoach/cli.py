@@ -302,6 +302,23 @@ def replay(script: IO[str], as_json: bool, db: Path | None, started_at: datetime
         click.echo(summary, nl=False)
 
 
+@cli.command()
+@DB_OPTION
+@click.option("--listen", "listen_s", type=click.FloatRange(0, 10), default=1.0,
+              show_default=True, help="Seconds to record for the microphone level (0: skip).")
+def doctor(db: Path | None, listen_s: float) -> None:
+    """Check the speaker, microphone, speech engines, models, cache and journal."""
+    from . import doctor as checks
+
+    findings = checks.run(db, listen_s)
+    for finding in findings:
+        click.echo(finding.line())
+    problems = [f for f in findings if not f.ok]
+    click.echo(f"{len(problems)} problem(s) found." if problems else "Everything looks fine.")
+    if problems:
+        sys.exit(1)
+
+
 def _register() -> None:
     from .cmd_journal import export_cmd, history, progress
     from .cmd_models import devices, models
