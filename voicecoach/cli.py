@@ -20,7 +20,13 @@ import click
 
 from . import __version__, config
 from .app import LevelOverride, Recorder
-from .coach import Coach, Plan, speakable_texts
+from .asr import ENGINES as ASR_ENGINES
+from .asr import AsrError, Recognizer, make_recognizer
+from .asr.echo import EchoGuard
+from .coach import Coach, Plan, estimate_speech_s, speakable_texts
+from .live import EchoSink, run_mic_replay
+from .mic import AudioInputError, WavSource
+from .models import ModelError
 from .intents import PhraseTable
 from .knowledge import STOP_POINTS, VARIATION_SLUGS, Level
 from .lang import LANGUAGES
@@ -29,7 +35,15 @@ from .cmd_voice import tts_options
 from .tts import TtsError, TtsSettings
 from .voice import AHEAD_S, VoiceSink, build_voice
 from .profile import DEFAULT_USER
-from .runner import ScriptError, Session, Sink, parse_script, run_realtime, run_virtual
+from .runner import (
+    ScriptError,
+    ScriptLine,
+    Session,
+    Sink,
+    parse_script,
+    run_realtime,
+    run_virtual,
+)
 from .sinks import JsonLines, Transcript
 
 log = logging.getLogger(__name__)
@@ -253,30 +267,62 @@ def start(text_mode: bool, events_file: IO[str] | None, db: Path | None, **opts:
         click.echo(summary, nl=False)
 
 
+HEARING_OPTIONS: list[Callable[[F], F]] = [
+    click.option("--engine", type=click.Choice(ASR_ENGINES), default="auto", show_default=True,
+                 help="Speech recognizer (auto: vosk when a model for the language is "
+                 "installed, else pocketsphinx)."),
+]
+
+
+def hearing_options(fn: F) -> F:
+    for option in reversed(HEARING_OPTIONS):
+        fn = option(fn)
+    return fn
+
+
+def open_recognizer(plan: Plan, engine: str) -> Recognizer:
+    try:
+        return make_recognizer(plan.lang, engine)
+    except (AsrError, ModelError) as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _is_wav(path: Path) -> bool:
+    with path.open("rb") as f:
+        return f.read(4) == b"RIFF"
+
+
 @cli.command()
-@click.argument("script", type=click.File("r", encoding="utf-8"))
+@click.argument("script", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @plan_options
 @voice_options
+@hearing_options
 @DB_OPTION
 @click.option("--started-at", type=click.DateTime(["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M",
               "%Y-%m-%d"]), default=None, help="Wall-clock start of the replayed session, "
               "for the journal [default: now].")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object per event.")
-def replay(script: IO[str], as_json: bool, db: Path | None, started_at: datetime | None,
-           **opts: Any) -> None:
+def replay(script: Path, as_json: bool, db: Path | None, started_at: datetime | None,
+           engine: str, **opts: Any) -> None:
     """Run a session against SCRIPT on a virtual clock, as fast as possible.
 
-    Each line of SCRIPT is `<seconds> <phrase>`: a command typed at that session time.
+    SCRIPT is either a text file of `<seconds> <phrase>` lines (commands typed at those
+    session times) or a WAV recording of a microphone (e.g. from `start --record-mic`),
+    heard by the recognizer with the session clock driven by the file's samples.
     With --db the session is read from and written to that journal like a real one;
     without it, replays leave your journal alone.
     """
     base, override = make_plan(opts)
-    try:
-        lines = parse_script(script, name=script.name)
-    except ScriptError as exc:
-        raise click.ClickException(str(exc)) from None
-    except UnicodeDecodeError:
-        raise click.ClickException(f"{script.name}: not a text file") from None
+    mic_file = _is_wav(script)
+    lines: list[ScriptLine] = []
+    if not mic_file:
+        try:
+            with script.open(encoding="utf-8") as f:
+                lines = parse_script(f, name=str(script))
+        except ScriptError as exc:
+            raise click.ClickException(str(exc)) from None
+        except UnicodeDecodeError:
+            raise click.ClickException(f"{script}: neither a text script nor a WAV") from None
     sinks: list[Sink] = [JsonLines(sys.stdout) if as_json else Transcript(sys.stdout)]
     recorder = None
     plan = replace(base, level=override.apply(base.level), body_mass_kg=opts["body_mass_kg"])
@@ -290,10 +336,21 @@ def replay(script: IO[str], as_json: bool, db: Path | None, started_at: datetime
     voice = open_voice(plan, opts, to_device=False)
     if voice is not None:
         sinks.append(voice)
-    coach = Coach(plan, speech_s=voice.cache.duration_s if voice else None)
+    speech_s = voice.cache.duration_s if voice else estimate_speech_s
+    coach = Coach(plan, speech_s=speech_s)
     session = Session(coach, PhraseTable.for_lang(plan.lang), sinks)
     try:
-        run_virtual(session, lines)
+        if mic_file:
+            recognizer = open_recognizer(plan, engine)
+            guard = EchoGuard()
+            sinks.append(EchoSink(guard, speech_s))
+            try:
+                with WavSource(script) as source:
+                    run_mic_replay(session, recognizer, source, guard)
+            except AudioInputError as exc:
+                raise click.ClickException(str(exc)) from None
+        else:
+            run_virtual(session, lines)
     finally:
         if voice is not None:
             voice.close()

@@ -244,12 +244,15 @@ class Coach:
             item.action()
         self.now = max(self.now, t)
 
-    def command(self, intent: Intent, t: float, phrase: str = "") -> list[Event]:
-        """Handle a recognized command at time ``t`` (never earlier than the coach's now)."""
+    def command(self, intent: Intent, t: float, phrase: str = "", **extra: Any) -> list[Event]:
+        """Handle a recognized command at time ``t`` (never earlier than the coach's now).
+
+        ``extra`` goes into the ``command`` event (e.g. the recognizer's confidence).
+        """
         self._run_until(t)
         if self.phase is Phase.FINISHED:
             return self._flush()
-        self._emit("command", intent=str(intent), phrase=phrase or str(intent))
+        self._emit("command", intent=str(intent), phrase=phrase or str(intent), **extra)
         _HANDLERS[intent](self)
         return self._flush()
 
@@ -259,6 +262,13 @@ class Coach:
         if self.phase is not Phase.FINISHED:
             self._emit("unknown", phrase=phrase)
             self._reply("unknown")
+        return self._flush()
+
+    def notice(self, t: float, msg_id: str) -> list[Event]:
+        """Tell the user about something outside the exercise (e.g. the microphone)."""
+        self._run_until(t)
+        if self.phase is not Phase.FINISHED:
+            self._reply(msg_id)
         return self._flush()
 
     def end(self, t: float, reason: str = "end_of_input") -> list[Event]:

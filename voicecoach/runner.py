@@ -13,7 +13,7 @@ import logging
 import queue
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import IO, Protocol
+from typing import IO, Any, Protocol
 
 from .coach import Coach
 from .events import Event
@@ -24,6 +24,13 @@ log = logging.getLogger(__name__)
 
 class Sink(Protocol):
     def __call__(self, event: Event) -> None: ...
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something the coach should tell the user about (a message id, e.g. ``mic_lost``)."""
+
+    msg_id: str
 
 
 class ScriptError(ValueError):
@@ -80,12 +87,30 @@ class Session:
                 sink(event)
 
     def say(self, t: float, text: str) -> None:
-        """Typed or heard text at session time ``t``."""
+        """Typed text at session time ``t``."""
         intent = self.table.match(text)
         if intent is None:
             self.emit(self.coach.unknown(t, text))
         else:
             self.emit(self.coach.command(intent, t, text))
+
+    def handle(self, t: float, item: object) -> None:
+        """One input at session time ``t``: typed text, a heard command, or a notice."""
+        if isinstance(item, str):
+            if item.strip():
+                self.say(t, item.strip())
+        elif isinstance(item, Notice):
+            self.emit(self.coach.notice(t, item.msg_id))
+        else:
+            heard = getattr(item, "intent", None)
+            if heard is None:
+                raise TypeError(f"cannot handle input {item!r}")
+            extra = {
+                "heard_t": round(getattr(item, "t_ms", 0) / 1000.0, 3),
+                "confidence": round(float(getattr(item, "confidence", 1.0)), 3),
+                "engine": getattr(item, "engine", ""),
+            }
+            self.emit(self.coach.command(heard, t, getattr(item, "phrase", str(heard)), **extra))
 
     def drain(self) -> None:
         """Run the rest of the session with no more input."""
@@ -110,10 +135,10 @@ def run_virtual(session: Session, script: Iterable[ScriptLine], t0: float = 0.0)
 
 def run_realtime(
     session: Session,
-    lines: queue.Queue[str | None],
+    lines: queue.Queue[Any],
     clock: Callable[[], float],
 ) -> None:
-    """Run on a real clock; ``lines`` yields typed text, ``None`` at end of input.
+    """Run on a real clock; ``lines`` yields inputs (see ``Session.handle``), None at the end.
 
     Waiting happens in ``queue.get(timeout=...)`` until the next due time, so a
     command is handled the moment it arrives and counts fire on time.
@@ -138,8 +163,8 @@ def run_realtime(
                 continue
             if text is None:
                 eof = True
-            elif text.strip():
-                session.say(clock(), text.strip())
+            else:
+                session.handle(clock(), text)
     except KeyboardInterrupt:
         log.info("interrupted: ending the session")
         session.emit(coach.end(clock(), "stop"))

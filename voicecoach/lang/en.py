@@ -138,6 +138,8 @@ MESSAGES: dict[str, str] = {
     "help": "You can say: easier, harder, slower, faster, pause, go, done, skip, repeat, "
     "how many, or stop. Say ouch if it hurts.",
     "help_short": "Say easier, harder, or done.",
+    "mic_lost": "I lost the microphone. I keep counting.",
+    "mic_back": "Microphone back.",
     "unknown": "Didn't catch that.",
     # Safety
     "pain": "Stop now. Lower your legs and rest. If the pain stays, see a professional.",
