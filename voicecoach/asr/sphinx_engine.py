@@ -37,6 +37,8 @@ class SphinxSettings:
         300 ms word like "ready" start an utterance.
     stable_ms: a partial result must stay the same complete phrase this long (ms of audio).
     partial_lag_ms: typical delay from the phrase end to the partial showing it (ms, measured).
+    partial_every: look at the partial hypothesis every this many 30 ms frames (count);
+        reading it is the costly part of decoding.
     min_prob: lowest posterior probability (0..1) accepted for a command.
     """
 
@@ -46,6 +48,7 @@ class SphinxSettings:
     vad_ratio: float = 0.5
     stable_ms: int = 150
     partial_lag_ms: int = 60
+    partial_every: int = 2
     min_prob: float = 0.0
 
 
@@ -72,11 +75,12 @@ class SphinxRecognizer:
         self.table = PhraseTable.for_lang(lang)
         self._ps = _import_ps()
         phrases = self.table.all_phrases()
-        config = self._ps.Decoder.default_config()
-        config["hmm"] = self._ps.get_model_path("en-us/en-us")
-        config["dict"] = self._ps.get_model_path("en-us/cmudict-en-us.dict")
-        config["samprate"] = RATE
-        config["loglevel"] = "FATAL"
+        config = self._ps.Config(
+            hmm=self._ps.get_model_path("en-us/en-us"),
+            dict=self._ps.get_model_path("en-us/cmudict-en-us.dict"),
+            samprate=RATE,
+            loglevel="FATAL",
+        )
         self._config = config
         probe = self._ps.Decoder(config)
         missing = sorted({w for p in phrases for w in p.split() if probe.lookup_word(w) is None})
@@ -98,7 +102,7 @@ class SphinxRecognizer:
 
     def _decoder(self) -> Any:
         dec = self._ps.Decoder(self._config)
-        dec.set_jsgf_string("voicecoach", self.jsgf)
+        dec.add_jsgf_string("voicecoach", self.jsgf)
         dec.activate_search("voicecoach")
         return dec
 
@@ -122,7 +126,8 @@ class SphinxRecognizer:
         samples = 0  # samples handed to the endpointer
         in_utt = fired = False
         utt_start_ms = 0.0
-        partial, since = "", 0.0
+        nframe = 0
+        self._partial_text, self._since = "", 0.0
         for block in blocks:
             buf += block
             while len(buf) >= frame:
@@ -133,18 +138,14 @@ class SphinxRecognizer:
                 if speech is not None:
                     if not in_utt:
                         dec.start_utt()
-                        in_utt, fired, partial = True, False, ""
+                        in_utt, fired, self._partial_text = True, False, ""
                         utt_start_ms = ep.speech_start * 1000.0
                     dec.process_raw(speech, False, False)
-                    hyp = dec.hyp()
-                    text = hyp.hypstr if hyp is not None else ""
-                    if text != partial:
-                        partial, since = text, now
-                    if not fired and text in self._early and now - since >= s.stable_ms:
-                        h = self._hyp(since - s.partial_lag_ms, text, 1.0)
-                        if h is not None:
-                            fired = True
-                            yield h
+                    nframe += 1
+                    h = None if nframe % s.partial_every else self._partial(dec, now, fired)
+                    if h is not None:
+                        fired = True
+                        yield h
                 if in_utt and not ep.in_speech:
                     h = self._end(dec, fired, utt_start_ms)
                     in_utt = False
@@ -157,6 +158,17 @@ class SphinxRecognizer:
             h = self._end(dec, fired, utt_start_ms)
             if h is not None:
                 yield h
+
+    def _partial(self, dec: Any, now: float, fired: bool) -> Hypothesis | None:
+        """A command when the partial hypothesis is a complete phrase that has stayed put."""
+        hyp = dec.hyp()
+        text = hyp.hypstr if hyp is not None else ""
+        if text != self._partial_text:
+            self._partial_text, self._since = text, now
+        s = self.settings
+        if fired or text not in self._early or now - self._since < s.stable_ms:
+            return None
+        return self._hyp(self._since - s.partial_lag_ms, text, 1.0)
 
     def _end(self, dec: Any, fired: bool, utt_start_ms: float) -> Hypothesis | None:
         dec.end_utt()

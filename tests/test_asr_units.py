@@ -1,0 +1,85 @@
+"""Pure logic of the hearing side: echo guard, prefix rule, engine choice, JSON keys, Korean table."""
+
+from __future__ import annotations
+
+import string
+
+import pytest
+
+from voicecoach.asr import AsrError, Hypothesis, choose_engine, prefix_conflicts
+from voicecoach.asr.echo import EchoGuard, EchoSettings
+from voicecoach.intents import Intent, PhraseTable
+
+
+def hyp(t_ms: int, phrase: str, intent: Intent = Intent.STOP) -> Hypothesis:
+    return Hypothesis(t_ms, intent, phrase, 1.0, "test")
+
+
+def test_echo_drops_the_coachs_own_words_while_it_speaks() -> None:
+    guard = EchoGuard(EchoSettings(tail_ms=500))
+    guard.said(10.0, "You can say: easier, harder, or stop.", 3.0)
+    assert guard.is_echo(hyp(11_500, "stop"))
+    assert guard.is_echo(hyp(13_400, "stop"))  # within the tail after the clip
+    assert not guard.is_echo(hyp(13_600, "stop"))  # after the tail: the user said it
+    assert not guard.is_echo(hyp(9_900, "stop"))  # before the clip started
+
+
+def test_echo_lets_a_real_command_over_the_coach_through() -> None:
+    guard = EchoGuard()
+    guard.said(5.0, "Down, three.", 1.0)
+    kept = list(guard.filter([hyp(5_500, "stop"), hyp(5_600, "down")]))
+    assert [h.phrase for h in kept] == ["stop"]
+    assert guard.dropped == 1
+
+
+def test_echo_needs_every_word_of_the_phrase_in_the_clip() -> None:
+    guard = EchoGuard()
+    guard.said(0.0, "Slow on the way down.", 2.0)
+    assert guard.is_echo(hyp(1_000, "slow down", Intent.SLOWER))
+    assert not guard.is_echo(hyp(1_000, "speed up", Intent.FASTER))
+
+
+def test_echo_forgets_old_clips() -> None:
+    guard = EchoGuard(EchoSettings(keep_s=5.0))
+    guard.said(0.0, "stop", 1.0)
+    guard.said(60.0, "hold", 1.0)
+    assert guard.playing(500) == []
+
+
+def test_prefix_rule_only_blocks_prefixes_of_other_intents() -> None:
+    en = prefix_conflicts(PhraseTable.for_lang("en"))
+    assert "stop" not in en  # "stop workout" is also stop: firing early is safe
+    for p in en:
+        assert any(q.startswith(p + " ") for q in PhraseTable.for_lang("en").all_phrases())
+
+
+def test_engine_choice() -> None:
+    assert choose_engine("ko") == "vosk"  # the Korean model package is installed
+    assert choose_engine("en", "pocketsphinx") == "pocketsphinx"
+    with pytest.raises(AsrError, match="vosk, pocketsphinx"):
+        choose_engine("en", "whisper")
+    with pytest.raises(AsrError, match="English"):
+        choose_engine("ko", "pocketsphinx")
+
+
+def test_hypothesis_json_keys_are_stable() -> None:
+    h = Hypothesis(1234, Intent.PAIN, "ouch", 0.87654, "vosk")
+    assert h.as_json() == {
+        "t_ms": 1234, "intent": "pain", "phrase": "ouch", "confidence": 0.877, "engine": "vosk"
+    }
+
+
+def test_korean_table_matches_english() -> None:
+    import voicecoach.lang.en as en
+    import voicecoach.lang.ko as ko
+
+    fields = string.Formatter()
+    assert set(ko.MESSAGES) == set(en.MESSAGES)
+    for key, text in en.MESSAGES.items():
+        want = {f[1] for f in fields.parse(text) if f[1]}
+        assert {f[1] for f in fields.parse(ko.MESSAGES[key]) if f[1]} == want, key
+    assert set(ko.PHRASES) == set(en.PHRASES)
+    assert ko.REMINDERS == en.REMINDERS and ko.SETUP_FULL == en.SETUP_FULL
+    assert ko.SETUP_SHORT == en.SETUP_SHORT
+    assert PhraseTable.for_lang("ko").match("아야 허리가 너무 아파요") == Intent.PAIN
+    assert ko.number(12) == "열둘" and ko.stop_name(30) == "삼십 도"
