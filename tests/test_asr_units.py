@@ -83,3 +83,16 @@ def test_korean_table_matches_english() -> None:
     assert ko.SETUP_SHORT == en.SETUP_SHORT
     assert PhraseTable.for_lang("ko").match("아야 허리가 너무 아파요") == Intent.PAIN
     assert ko.number(12) == "열둘" and ko.stop_name(30) == "삼십 도"
+
+
+def test_pocketsphinx_survives_a_stream_ending_on_a_frame_edge() -> None:
+    from voicecoach.asr.sphinx_engine import SphinxRecognizer
+
+    import numpy as np
+
+    rec = SphinxRecognizer("en")
+    rng = np.random.default_rng(1)
+    loud = (rng.standard_normal(16000 * 2) * 6000).astype("<i2").tobytes()
+    frame = 480 * 2  # 30 ms frames: the stream below ends exactly on a frame edge
+    audio = loud[: len(loud) // frame * frame]
+    list(rec([audio[i : i + 640] for i in range(0, len(audio), 640)]))  # must not raise

@@ -75,7 +75,7 @@ def test_invalid_option_value_is_one_line_naming_the_option(tmp_path: Path) -> N
 
 def test_missing_script_is_a_clear_error(tmp_path: Path) -> None:
     code, _, err = run("replay", str(tmp_path / "nope.txt"))
-    assert code == 2 and "No such file" in err and "Traceback" not in err
+    assert code == 2 and "does not exist" in err and "Traceback" not in err
 
 
 def test_text_mode_reads_typed_commands_on_the_real_clock(tmp_path: Path) -> None:

@@ -378,10 +378,11 @@ def doctor(db: Path | None, listen_s: float) -> None:
 
 def _register() -> None:
     from .cmd_journal import export_cmd, history, progress
+    from .cmd_listen import listen
     from .cmd_models import devices, models
     from .cmd_voice import say, voices
 
-    for command in (say, voices, devices, models, history, progress, export_cmd):
+    for command in (say, voices, listen, devices, models, history, progress, export_cmd):
         cli.add_command(command)
 
 

@@ -40,6 +40,15 @@ class SphinxSettings:
     partial_every: look at the partial hypothesis every this many 30 ms frames (count);
         reading it is the costly part of decoding.
     min_prob: lowest posterior probability (0..1) accepted for a command.
+    max_utt_ms: an utterance longer than this is talk, not a command (the longest phrase
+        takes about 1.5 s): decoding restarts there. This bounds the cost of continuous
+        speech such as the coach's own voice, which otherwise grows with every frame.
+    garbage_words: how many everyday words make the garbage loop (count). With 120 words
+        and the default beams, continuous speech cost over 30 CPU seconds per audio
+        second; 24 words with the beams below cost about 0.05 (measured on the coach's
+        own voice).
+    beam, word_beam: pruning beams (relative probability; smaller prunes less).
+    max_hmm_per_frame: cap on active HMMs per frame (count), bounding the worst case.
     """
 
     garbage_weight: float = 0.5
@@ -50,6 +59,11 @@ class SphinxSettings:
     partial_lag_ms: int = 60
     partial_every: int = 2
     min_prob: float = 0.0
+    max_utt_ms: float = 3000.0
+    garbage_words: int = 24
+    beam: float = 1e-25
+    word_beam: float = 1e-15
+    max_hmm_per_frame: int = 1500
 
 
 def _import_ps() -> Any:
@@ -81,6 +95,10 @@ class SphinxRecognizer:
             samprate=RATE,
             loglevel="FATAL",
         )
+        config["beam"] = self.settings.beam
+        config["pbeam"] = self.settings.beam
+        config["wbeam"] = self.settings.word_beam
+        config["maxhmmpf"] = self.settings.max_hmm_per_frame
         self._config = config
         probe = self._ps.Decoder(config)
         missing = sorted({w for p in phrases for w in p.split() if probe.lookup_word(w) is None})
@@ -88,6 +106,7 @@ class SphinxRecognizer:
             raise AsrError(f"pocketsphinx dictionary lacks {missing}: rephrase those commands")
         vocab = {w for p in phrases for w in p.split()}
         garbage = [w for w in GARBAGE["en"] if w not in vocab and probe.lookup_word(w)]
+        garbage = garbage[: self.settings.garbage_words]
         g = self.settings.garbage_weight
         self.jsgf = "\n".join(
             [
@@ -142,6 +161,11 @@ class SphinxRecognizer:
                         utt_start_ms = ep.speech_start * 1000.0
                     dec.process_raw(speech, False, False)
                     nframe += 1
+                    if now - utt_start_ms > s.max_utt_ms:
+                        dec.end_utt()  # talk, not a command: listen afresh from here
+                        dec.start_utt()
+                        fired, self._partial_text, utt_start_ms = False, "", now
+                        continue
                     h = None if nframe % s.partial_every else self._partial(dec, now, fired)
                     if h is not None:
                         fired = True
@@ -152,7 +176,8 @@ class SphinxRecognizer:
                     if h is not None:
                         yield h
         if in_utt:
-            tail = ep.end_stream(buf)
+            # end_stream() fails on an empty buffer (a stream that ended on a frame edge)
+            tail = ep.end_stream(buf) if buf else None
             if tail is not None:
                 dec.process_raw(tail, False, False)
             h = self._end(dec, fired, utt_start_ms)
