@@ -7,6 +7,7 @@ import string
 import pytest
 
 from voicecoach.coach import Plan, speakable_texts
+from voicecoach import lang as lang_pkg
 from voicecoach.lang import LANGUAGES, load
 from voicecoach.knowledge import STOP_POINTS, VARIATION_SLUGS
 
@@ -23,9 +24,8 @@ def test_language_mirrors_english(lang: str) -> None:
     assert mod.MESSAGES.keys() == en.MESSAGES.keys()
     for key, template in en.MESSAGES.items():
         assert fields(mod.MESSAGES[key]) == fields(template), key
-    assert set(mod.REMINDERS) <= mod.MESSAGES.keys()
-    assert set(mod.SETUP_FULL) <= mod.MESSAGES.keys()
-    assert set(mod.SETUP_SHORT) <= mod.MESSAGES.keys()
+    for ids in (lang_pkg.REMINDERS, lang_pkg.SETUP_FULL, lang_pkg.SETUP_SHORT):
+        assert set(ids) <= mod.MESSAGES.keys()
     assert mod.PHRASES.keys() == en.PHRASES.keys()
     for slug in VARIATION_SLUGS:
         assert mod.variation_name(slug) and mod.variation_name(slug, True)

@@ -362,7 +362,7 @@ class Coach:
     # ----------------------------------------------------------------- setup
 
     def _on_setup(self) -> None:
-        cues = self.words.mod.SETUP_FULL
+        cues = lang_pkg.SETUP_FULL
         if self._setup_index < len(cues):
             self._cue(cues[self._setup_index])
             self._setup_index += 1
@@ -395,7 +395,7 @@ class Coach:
             lower_s=lv.lower_s,
         )
         if self.set_no > 1:
-            for msg_id in self.words.mod.SETUP_SHORT:
+            for msg_id in lang_pkg.SETUP_SHORT:
                 self._cue(msg_id)
         self._cue(
             "set_intro", n=self.words.number(self.set_no), total=self.words.number(self.plan.sets)
@@ -464,7 +464,7 @@ class Coach:
     def _maybe_remind(self) -> None:
         if self._pending or self.attempt < 2 or (self.attempt - 2) % REMINDER_EVERY:
             return
-        reminders = self.words.mod.REMINDERS
+        reminders = lang_pkg.REMINDERS
         msg_id = reminders[self._reminder_index % len(reminders)]
         text = self._text(msg_id)
         t = self._free_slot(self._speech_s(text))

@@ -4,9 +4,9 @@ Each language module defines:
 
 - ``MESSAGES``: message id -> template (``str.format`` fields) of everything the coach says;
 - ``PHRASES``: intent name -> the phrasings a user may say (the first one is canonical);
-- ``REMINDERS``: message ids of the short mid-set form reminders, in rotation order;
-- ``SETUP_FULL`` / ``SETUP_SHORT``: message ids of the setup cues;
-- ``number(n)``, ``variation_name(slug)``, ``stop_name(deg)``: words for values.
+- ``PAIN_WORDS``: words that make any text a pain report;
+- ``number(n)``, ``days(n)``, ``variation_name(slug, short)``, ``stop_name(deg, short)``:
+  words for values.
 """
 
 from __future__ import annotations
@@ -15,6 +15,32 @@ from importlib import import_module
 from types import ModuleType
 
 LANGUAGES: tuple[str, ...] = ("en", "ko")
+
+#: Mid-set reminders: message ids, the same in every language, in rotation order
+#: (the most important first). Then the setup cues before the first set and later sets.
+REMINDERS: tuple[str, ...] = (
+    "rem_back",
+    "rem_breathe",
+    "rem_slow",
+    "rem_feet",
+    "rem_neck",
+    "rem_navel",
+    "rem_top",
+    "rem_swing",
+)
+
+SETUP_FULL: tuple[str, ...] = (
+    "setup_surface",
+    "setup_arms",
+    "setup_legs",
+    "setup_press",
+    "setup_note",
+    "setup_head",
+    "setup_breath",
+    "setup_tempo",
+    "setup_first",
+)
+SETUP_SHORT: tuple[str, ...] = ("setup_short",)
 
 
 def load(lang: str) -> ModuleType:

@@ -153,30 +153,6 @@ MESSAGES: dict[str, str] = {
     "goodbye": "Good work. Give your core a day of rest.",
 }
 
-#: Mid-set reminders, in rotation order (the most important one first).
-REMINDERS: tuple[str, ...] = (
-    "rem_back",
-    "rem_breathe",
-    "rem_slow",
-    "rem_feet",
-    "rem_neck",
-    "rem_navel",
-    "rem_top",
-    "rem_swing",
-)
-
-SETUP_FULL: tuple[str, ...] = (
-    "setup_surface",
-    "setup_arms",
-    "setup_legs",
-    "setup_press",
-    "setup_note",
-    "setup_head",
-    "setup_breath",
-    "setup_tempo",
-    "setup_first",
-)
-SETUP_SHORT: tuple[str, ...] = ("setup_short",)
 
 #: Intent -> phrasings. The first phrasing is canonical. Lower case, no punctuation
 #: except apostrophes; this table is also the recognizers' grammar.
