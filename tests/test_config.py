@@ -55,7 +55,7 @@ def test_bad_config_is_one_line_naming_the_key(tmp_path: Path, toml: str, messag
 
 
 def test_missing_default_config_is_fine_but_a_named_one_is_an_error(tmp_path: Path) -> None:
-    assert config.load(None) == {}  # tests run with a private, empty config dir
+    assert config.load(None) == {}  # tests run with a private, empty config file
     with pytest.raises(config.ConfigError, match="no such config file"):
         config.load(tmp_path / "nope.toml")
 
