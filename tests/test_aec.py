@@ -1,0 +1,56 @@
+"""Echo cancellation removes the coach's voice and keeps the user's."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from voicecoach.aec import cancel
+
+RATE = 16000
+
+
+def speechlike(seconds: float, seed: int) -> np.ndarray:
+    """Noise shaped like speech: bursts of band-limited noise with pauses."""
+    rng = np.random.default_rng(seed)
+    n = int(seconds * RATE)
+    x = np.convolve(rng.standard_normal(n), np.hanning(24), mode="same")
+    envelope = np.repeat(rng.random(n // 1600 + 1) > 0.3, 1600)[:n].astype(float)
+    return x * np.convolve(envelope, np.hanning(400) / 200, mode="same") * 3000
+
+
+def room(x: np.ndarray, delay_ms: float = 60.0, gain: float = 0.7) -> np.ndarray:
+    """A speaker heard through a room: delay, a few reflections, quieter."""
+    d = int(delay_ms * RATE / 1000)
+    h = np.zeros(d + 1600)
+    h[d], h[d + 120], h[d + 700], h[d + 1500] = gain, 0.3 * gain, -0.15 * gain, 0.05 * gain
+    return np.convolve(x, h)[: len(x)]
+
+
+def db(x: np.ndarray) -> float:
+    return 10 * np.log10(np.mean(x**2) + 1e-12)
+
+
+def test_the_coach_alone_is_cancelled_by_more_than_20_db() -> None:
+    coach = speechlike(12.0, seed=1)
+    mic = room(coach)
+    out = cancel(mic, coach)
+    tail = slice(4 * RATE, None)  # after the filter has converged
+    assert db(mic[tail]) - db(out[tail]) > 20.0
+
+
+def test_the_user_talking_over_the_coach_survives() -> None:
+    coach = speechlike(12.0, seed=1)
+    user = np.zeros_like(coach)
+    user[8 * RATE : 10 * RATE] = speechlike(2.0, seed=7)
+    mic = room(coach) + user
+    out = cancel(mic, coach)
+    part = slice(8 * RATE, 10 * RATE)
+    residual = out[part] - user[part]
+    assert db(user[part]) - db(residual) > 10.0  # the user is 10 dB above what is left
+    assert np.corrcoef(out[part], user[part])[0, 1] > 0.95
+
+
+def test_silence_from_the_speaker_leaves_the_microphone_untouched() -> None:
+    user = speechlike(3.0, seed=4)
+    out = cancel(user, np.zeros_like(user))
+    assert np.allclose(out[: len(user) // 320 * 320], user[: len(user) // 320 * 320])
