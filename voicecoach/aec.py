@@ -34,6 +34,11 @@ class AecSettings:
     """Sample rate (hertz)."""
     step: float = 0.8
     """Adaptation step (0..1): larger learns faster and tracks changes, smaller is steadier."""
+    residual: float = 0.25
+    """Residual suppression: when the error is below this fraction of the echo estimate's
+    power (the coach talking alone), the output is attenuated by ``suppress_gain``."""
+    suppress_gain: float = 0.05
+    """Gain applied to the residual echo when suppressed (0.05 = -26 dB)."""
     double_talk: float = 4.0
     """Once the filter cancels well, a block whose error power jumps above this many times
     the usual residual is taken as the user talking over the coach (ratio)."""
@@ -53,6 +58,18 @@ class EchoCanceller:
         self._mic_avg = 0.0
         self._err_avg = 0.0
 
+    @property
+    def erle_db(self) -> float:
+        """How much of the echo the filter removes now (dB, smoothed over recent blocks)."""
+        if self._err_avg <= 0 or self._mic_avg <= 0:
+            return 0.0
+        return 10.0 * math.log10(self._mic_avg / self._err_avg)
+
+    @property
+    def converged(self) -> bool:
+        """The filter has learned the echo path: it cancels at least 6 dB of it."""
+        return self.erle_db >= 6.0
+
     def process(self, mic: Floats, ref: Floats) -> Floats:
         """One block of microphone and reference samples (same length) -> cleaned block."""
         B = self.B
@@ -67,12 +84,15 @@ class EchoCanceller:
         ref_power = float(np.dot(ref, ref))
         if ref_power < 1e-9 * B:  # nothing playing: nothing to learn from
             return err
+        out = err
+        echo_power = float(np.dot(echo, echo))
+        if self.converged and float(np.dot(err, err)) < self.settings.residual * echo_power:
+            out = err * self.settings.suppress_gain  # only the coach's residue is left
         self._power = 0.8 * self._power + 0.2 * (np.abs(xk) ** 2)
         err_power = float(np.dot(err, err))
         mic_power = float(np.dot(mic, mic))
         step = self.settings.step
-        converged = self._mic_avg > 4.0 * self._err_avg  # cancelling 6 dB or more
-        if converged and err_power > self.settings.double_talk * self._err_avg:
+        if self.converged and err_power > self.settings.double_talk * self._err_avg:
             step *= 0.05  # the user is talking over the coach: do not learn their voice
         else:
             self._mic_avg = 0.9 * self._mic_avg + 0.1 * mic_power
@@ -83,7 +103,7 @@ class EchoCanceller:
             grad = np.fft.irfft(np.conj(self.X[p]) * g, n=2 * B)
             grad[B:] = 0.0  # keep the filter causal (gradient constraint)
             self.W[p] += np.fft.rfft(grad)
-        return err
+        return out
 
 
 def cancel(mic: Floats, ref: Floats, settings: AecSettings | None = None) -> Floats:

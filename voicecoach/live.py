@@ -19,10 +19,16 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from typing import Any
 
+import numpy as np
+
+from .aec import EchoCanceller
 from .asr import Hypothesis, Recognizer
 from .asr.echo import EchoGuard
 from .events import Event
+from .intents import Intent
 from .mic import AudioInputError
+from .mixer import Mixer
+from .phrasecache import resample
 from .runner import Notice, Session, run_realtime
 
 log = logging.getLogger(__name__)
@@ -31,6 +37,8 @@ RATE = 16000
 """Sample rate of recognizer input (hertz)."""
 RETRY_S = 2.0
 """How often a lost microphone is tried again (seconds)."""
+TRUST_ERLE_DB = 15.0
+"""Echo the canceller must remove before a command heard over the coach is trusted (dB)."""
 
 
 class EchoSink:
@@ -45,22 +53,97 @@ class EchoSink:
             self.guard.said(event.t, event.text, self.speech_s(event.text))
 
 
-class GuardedSession(Session):
-    """A session whose heard commands pass the echo guard first."""
+class EchoReference:
+    """What the coach's speaker plays, at 16 kHz, for the echo canceller.
 
-    def __init__(self, session: Session, guard: EchoGuard) -> None:
+    A sink: each spoken event schedules its clip (the same cached clip the speaker plays,
+    resampled once) at its own time on a 16 kHz mixer. ``take(n)`` returns the next ``n``
+    samples of that mix, in step with the microphone blocks.
+    """
+
+    def __init__(self, clip: Callable[[str], Any], clip_rate: int) -> None:
+        self._clip = clip
+        self._clip_rate = clip_rate
+        self._mixer = Mixer(RATE)
+        self._resampled: dict[str, Any] = {}
+
+    def __call__(self, event: Event) -> None:
+        if not (event.spoken and event.text):
+            return
+        clip = self._resampled.get(event.text)
+        if clip is None:
+            clip = resample(self._clip(event.text), self._clip_rate, RATE)
+            self._resampled[event.text] = clip
+        self._mixer.play(clip, int(round(event.t * RATE)), urgent=event.urgent)
+
+    def take(self, n: int) -> Any:
+        out = np.zeros(n, dtype=np.float32)
+        self._mixer.fill(out)
+        return out
+
+
+def cancel_echo(blocks: Iterable[Any], reference: EchoReference,
+                canceller: EchoCanceller | None = None) -> Iterator[bytes]:
+    """Microphone blocks with the coach's own voice removed.
+
+    The reference is taken block by block in step with the microphone, so its clips must
+    be scheduled before their block comes round (the coach runs ahead of the mic).
+    """
+    aec = canceller or EchoCanceller()
+    size = aec.B
+    mic_buf = np.zeros(0)
+    ref_buf = np.zeros(0)
+    for block in blocks:
+        mic = np.frombuffer(bytes(block), dtype="<i2").astype(np.float64)
+        ref = reference.take(mic.shape[0]).astype(np.float64) * 32767.0
+        mic_buf = np.concatenate([mic_buf, mic])
+        ref_buf = np.concatenate([ref_buf, ref])
+        n = mic_buf.shape[0] // size * size
+        if n == 0:
+            continue
+        out = np.concatenate(
+            [aec.process(mic_buf[i : i + size], ref_buf[i : i + size]) for i in range(0, n, size)]
+        )
+        mic_buf, ref_buf = mic_buf[n:], ref_buf[n:]
+        yield np.clip(out, -32768, 32767).astype("<i2").tobytes()
+
+
+class GuardedSession(Session):
+    """A session whose heard commands pass the echo guard first.
+
+    With an echo canceller that does not yet remove TRUST_ERLE_DB of the coach's voice, a
+    command heard while the coach is talking is not trusted (it is most likely the coach's own voice), except a
+    pain report: stopping by mistake is the safe mistake.
+    """
+
+    def __init__(
+        self, session: Session, guard: EchoGuard, canceller: EchoCanceller | None = None
+    ) -> None:
         super().__init__(session.coach, session.table, session.sinks)
         self.guard = guard
+        self.canceller = canceller
 
     def handle(self, t: float, item: object) -> None:
-        if isinstance(item, Hypothesis) and self.guard.is_echo(item):
-            self.guard.dropped += 1
-            return
+        if isinstance(item, Hypothesis):
+            untrusted = (
+                self.canceller is not None
+                and self.canceller.erle_db < TRUST_ERLE_DB
+                and item.intent is not Intent.PAIN
+                and bool(self.guard.playing(item.t_ms))
+            )
+            if untrusted or self.guard.is_echo(item):
+                log.info("dropped %r heard while the coach was talking", item.phrase)
+                self.guard.dropped += 1
+                return
         super().handle(t, item)
 
 
 def run_mic_replay(
-    session: Session, recognizer: Recognizer, blocks: Iterable[Any], guard: EchoGuard
+    session: Session,
+    recognizer: Recognizer,
+    blocks: Iterable[Any],
+    guard: EchoGuard,
+    reference: EchoReference | None = None,
 ) -> None:
     """Replay a microphone recording: session time is the recording's sample clock.
 
@@ -68,7 +151,8 @@ def run_mic_replay(
     recognizer's latency shows in the timeline exactly as it would live.
     """
     coach = session.coach
-    guarded = GuardedSession(session, guard)
+    canceller = EchoCanceller() if reference is not None else None
+    guarded = GuardedSession(session, guard, canceller)
     session.emit(coach.start(0.0))
 
     def clocked() -> Iterator[Any]:
@@ -78,7 +162,8 @@ def run_mic_replay(
             session.emit(coach.advance(block.end / RATE))
             yield block
 
-    for hyp in recognizer(clocked()):
+    heard = clocked() if reference is None else cancel_echo(clocked(), reference, canceller)
+    for hyp in recognizer(heard):
         if coach.finished:
             break
         guarded.handle(coach.now, hyp)

@@ -157,7 +157,7 @@ MESSAGES: dict[str, str] = {
 #: Intent -> phrasings. The first phrasing is canonical. Lower case, no punctuation
 #: except apostrophes; this table is also the recognizers' grammar.
 PHRASES: dict[str, tuple[str, ...]] = {
-    "pain": ("ouch", "pain", "it hurts", "my back hurts", "that hurts", "ow"),
+    "pain": ("ouch", "pain", "it hurts", "my back hurts", "that hurts"),
     "stop": ("stop", "quit", "end workout", "stop workout"),
     "pause": ("pause", "wait", "hold on"),
     "done": ("done", "i'm done", "set done", "finished"),
