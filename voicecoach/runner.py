@@ -10,6 +10,7 @@ Both feed text through the same phrase table, so a typed "easier" and a heard
 from __future__ import annotations
 
 import logging
+import math
 import queue
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -60,7 +61,7 @@ def parse_script(stream: IO[str], name: str = "script") -> list[ScriptLine]:
             raise ScriptError(
                 f"{name}, line {lineno}: expected '<seconds> <phrase>', got {line!r}"
             ) from None
-        if t != t or t < 0 or t == float("inf"):
+        if not math.isfinite(t) or t < 0:
             raise ScriptError(f"{name}, line {lineno}: time must be a number >= 0, got {head!r}")
         if not rest.strip():
             raise ScriptError(f"{name}, line {lineno}: no phrase after the time {head!r}")
