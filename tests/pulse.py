@@ -32,6 +32,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -110,6 +111,19 @@ def _load_null_sink(name: str) -> int:
     return int(_pactl("load-module", "module-null-sink", f"sink_name={name}").strip())
 
 
+def _rescan_portaudio() -> None:
+    """Make an already initialized PortAudio see the server that has just started.
+
+    PortAudio lists devices once, when ``sounddevice`` is imported; ALSA's ``pulse`` and
+    ``default`` devices only appear in that list while a server answers. Re-initializing is
+    safe here because no test holds a stream open while a fixture starts the server.
+    """
+    sd = sys.modules.get("sounddevice")
+    if sd is not None:
+        sd._terminate()
+        sd._initialize()
+
+
 def ensure_pulse(sink: str = SINK) -> Pulse:
     """PulseAudio up with null sink ``sink`` as default sink and its monitor as default source."""
     for tool in ("pulseaudio", "pactl", "paplay"):
@@ -125,6 +139,7 @@ def ensure_pulse(sink: str = SINK) -> Pulse:
             if time.monotonic() > deadline:
                 pytest.skip(f"pulseaudio would not start: {res.stderr.strip()[-300:]}")
             time.sleep(0.1)
+        _rescan_portaudio()
     if not _has_sink(sink):
         _load_null_sink(sink)
     _pactl("set-default-sink", sink)
