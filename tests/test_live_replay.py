@@ -19,7 +19,8 @@ from voicecoach.asr.echo import EchoGuard
 from voicecoach.coach import Coach, Plan, speakable_texts
 from voicecoach.events import Event
 from voicecoach.intents import PhraseTable
-from voicecoach.live import EchoReference, EchoSink, run_mic_replay
+from voicecoach.echopath import EchoReference
+from voicecoach.live import EchoSink, run_mic_replay
 from voicecoach.mic import WavSource
 from voicecoach.phrasecache import resample
 from voicecoach.runner import ScriptLine, Session, run_virtual

@@ -39,9 +39,22 @@ class AecSettings:
     power (the coach talking alone), the output is attenuated by ``suppress_gain``."""
     suppress_gain: float = 0.05
     """Gain applied to the residual echo when suppressed (0.05 = -26 dB)."""
+    max_talk_s: float = 2.0
+    """Double talk longer than this (seconds) is taken as a changed echo path instead, and
+    the filter adapts again at full speed (a spoken command is shorter)."""
+    min_near: float = 0.01
+    """Double talk needs the error to be at least this fraction of the microphone's power
+    (0.01 = -20 dB): the user's voice, not a faint remainder of the coach's."""
+    above_floor: float = 4.0
+    """With nothing playing, a block this many times louder than the background noise may
+    be the user talking (ratio; 4 = 6 dB)."""
     double_talk: float = 4.0
     """Once the filter cancels well, a block whose error power jumps above this many times
     the usual residual is taken as the user talking over the coach (ratio)."""
+
+
+FLOOR_RISE = 1.01
+"""How fast the noise floor estimate may rise per block (1.01 = 2 dB per second)."""
 
 
 class EchoCanceller:
@@ -57,6 +70,14 @@ class EchoCanceller:
         self._zeros = np.zeros(self.B)
         self._mic_avg = 0.0
         self._err_avg = 0.0
+        self._floor = 0.0  # background noise power per block, tracked from below
+        self._talk_blocks = 0  # consecutive blocks of double talk
+        self._quiet = self.P + 1  # consecutive blocks with a silent reference
+        self._max_talk_blocks = int(s.max_talk_s * s.rate / s.block)
+        self.near_end = True
+        """The last block may hold the user's voice: with nothing playing, it is louder than
+        the background; while the coach plays, the filter has not learned the echo path
+        yet, or the error jumped above the usual residual (double talk)."""
 
     @property
     def erle_db(self) -> float:
@@ -70,6 +91,12 @@ class EchoCanceller:
         """The filter has learned the echo path: it cancels at least 6 dB of it."""
         return self.erle_db >= 6.0
 
+    def reset(self) -> None:
+        """Forget the echo path (its delay changed); learn it again from the next block."""
+        self.W[:] = 0.0
+        self._err_avg = self._mic_avg
+        self._talk_blocks = 0
+
     def process(self, mic: Floats, ref: Floats) -> Floats:
         """One block of microphone and reference samples (same length) -> cleaned block."""
         B = self.B
@@ -82,7 +109,14 @@ class EchoCanceller:
         echo = np.fft.irfft((self.W * self.X).sum(axis=0), n=2 * B)[B:]
         err = mic - echo
         ref_power = float(np.dot(ref, ref))
-        if ref_power < 1e-9 * B:  # nothing playing: nothing to learn from
+        mic_power = float(np.dot(mic, mic))
+        if mic_power < self._floor or self._floor == 0.0:
+            self._floor = mic_power
+        else:
+            self._floor *= FLOOR_RISE
+        self._quiet = self._quiet + 1 if ref_power < 1e-9 * B else 0
+        if self._quiet > self.P:  # nothing played within the filter's reach: no echo
+            self.near_end = mic_power > self.settings.above_floor * max(self._floor, B)
             return err
         out = err
         echo_power = float(np.dot(echo, echo))
@@ -90,11 +124,24 @@ class EchoCanceller:
             out = err * self.settings.suppress_gain  # only the coach's residue is left
         self._power = 0.8 * self._power + 0.2 * (np.abs(xk) ** 2)
         err_power = float(np.dot(err, err))
-        mic_power = float(np.dot(mic, mic))
         step = self.settings.step
-        if self.converged and err_power > self.settings.double_talk * self._err_avg:
+        self.near_end = not self.converged
+        # What is left of the echo usually: the echo estimate scaled by the recent ERLE,
+        # plus the background noise.
+        expected = echo_power * self._err_avg / max(self._mic_avg, 1e-9) + self._floor
+        # A user's voice is in the microphone signal itself: an error louder than the
+        # microphone is only the filter's own estimate where the echo already ended.
+        # And a voice too quiet against the coach's to be understood does not count.
+        talk = (self.converged and err_power > self.settings.double_talk * expected
+                and self.settings.min_near * mic_power < err_power < 2.0 * mic_power)
+        self._talk_blocks = self._talk_blocks + 1 if talk else 0
+        if talk and self._talk_blocks <= self._max_talk_blocks:
             step *= 0.05  # the user is talking over the coach: do not learn their voice
+            self.near_end = True
         else:
+            # Longer "double talk" than any command is the echo path changing (the
+            # speaker or microphone moved, the delay changed): learn it again.
+            self.near_end = self.near_end or talk
             self._mic_avg = 0.9 * self._mic_avg + 0.1 * mic_power
             self._err_avg = 0.9 * self._err_avg + 0.1 * err_power
         ek = np.fft.rfft(np.concatenate([self._zeros, err]))

@@ -13,22 +13,20 @@ of the coach's own words; it is only used from the thread that runs the coach.
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
+import wave
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import replace
 from typing import Any
 
-import numpy as np
-
-from .aec import EchoCanceller
 from .asr import Hypothesis, Recognizer
 from .asr.echo import EchoGuard
+from .echopath import EchoReference, EchoRemover
 from .events import Event
 from .intents import Intent
-from .mic import AudioInputError
-from .mixer import Mixer
-from .phrasecache import resample
+from .mic import AudioBlock, AudioInputError
 from .runner import Notice, Session, run_realtime
 
 log = logging.getLogger(__name__)
@@ -37,6 +35,8 @@ RATE = 16000
 """Sample rate of recognizer input (hertz)."""
 RETRY_S = 2.0
 """How often a lost microphone is tried again (seconds)."""
+HEARD_WINDOW_MS = 1200
+"""How far back from a command's end the canceller must have heard the user (ms)."""
 TRUST_ERLE_DB = 15.0
 """Echo the canceller must remove before a command heard over the coach is trusted (dB)."""
 
@@ -53,86 +53,41 @@ class EchoSink:
             self.guard.said(event.t, event.text, self.speech_s(event.text))
 
 
-class EchoReference:
-    """What the coach's speaker plays, at 16 kHz, for the echo canceller.
-
-    A sink: each spoken event schedules its clip (the same cached clip the speaker plays,
-    resampled once) at its own time on a 16 kHz mixer. ``take(n)`` returns the next ``n``
-    samples of that mix, in step with the microphone blocks.
-    """
-
-    def __init__(self, clip: Callable[[str], Any], clip_rate: int) -> None:
-        self._clip = clip
-        self._clip_rate = clip_rate
-        self._mixer = Mixer(RATE)
-        self._resampled: dict[str, Any] = {}
-
-    def __call__(self, event: Event) -> None:
-        if not (event.spoken and event.text):
-            return
-        clip = self._resampled.get(event.text)
-        if clip is None:
-            clip = resample(self._clip(event.text), self._clip_rate, RATE)
-            self._resampled[event.text] = clip
-        self._mixer.play(clip, int(round(event.t * RATE)), urgent=event.urgent)
-
-    def take(self, n: int) -> Any:
-        out = np.zeros(n, dtype=np.float32)
-        self._mixer.fill(out)
-        return out
-
-
-def cancel_echo(blocks: Iterable[Any], reference: EchoReference,
-                canceller: EchoCanceller | None = None) -> Iterator[bytes]:
-    """Microphone blocks with the coach's own voice removed.
-
-    The reference is taken block by block in step with the microphone, so its clips must
-    be scheduled before their block comes round (the coach runs ahead of the mic).
-    """
-    aec = canceller or EchoCanceller()
-    size = aec.B
-    mic_buf = np.zeros(0)
-    ref_buf = np.zeros(0)
-    for block in blocks:
-        mic = np.frombuffer(bytes(block), dtype="<i2").astype(np.float64)
-        ref = reference.take(mic.shape[0]).astype(np.float64) * 32767.0
-        mic_buf = np.concatenate([mic_buf, mic])
-        ref_buf = np.concatenate([ref_buf, ref])
-        n = mic_buf.shape[0] // size * size
-        if n == 0:
-            continue
-        out = np.concatenate(
-            [aec.process(mic_buf[i : i + size], ref_buf[i : i + size]) for i in range(0, n, size)]
-        )
-        mic_buf, ref_buf = mic_buf[n:], ref_buf[n:]
-        yield np.clip(out, -32768, 32767).astype("<i2").tobytes()
-
-
 class GuardedSession(Session):
     """A session whose heard commands pass the echo guard first.
 
-    With an echo canceller that does not yet remove TRUST_ERLE_DB of the coach's voice, a
-    command heard while the coach is talking is not trusted (it is most likely the coach's own voice), except a
-    pain report: stopping by mistake is the safe mistake.
+    The guard compares a command with what the coach was saying when the microphone heard
+    it: the echo reaches the microphone ``remover.delay_s`` after the coach played it. With
+    an echo canceller that does not yet remove TRUST_ERLE_DB of the coach's voice, a
+    command heard while the coach is talking is not trusted (most likely it is the coach's
+    own voice), except a pain report: stopping by mistake is the safe mistake.
     """
 
     def __init__(
-        self, session: Session, guard: EchoGuard, canceller: EchoCanceller | None = None
+        self, session: Session, guard: EchoGuard, remover: EchoRemover | None = None
     ) -> None:
         super().__init__(session.coach, session.table, session.sinks)
         self.guard = guard
-        self.canceller = canceller
+        self.remover = remover
 
     def handle(self, t: float, item: object) -> None:
         if isinstance(item, Hypothesis):
-            untrusted = (
-                self.canceller is not None
-                and self.canceller.erle_db < TRUST_ERLE_DB
-                and item.intent is not Intent.PAIN
-                and bool(self.guard.playing(item.t_ms))
-            )
-            if untrusted or self.guard.is_echo(item):
-                log.info("dropped %r heard while the coach was talking", item.phrase)
+            said = item
+            if self.remover is not None:  # back to when the coach played what was heard
+                said = replace(item, t_ms=item.t_ms - int(round(self.remover.delay_s * 1000)))
+            untrusted = False
+            if self.remover is not None and self.guard.playing(said.t_ms):
+                if self.remover.canceller.erle_db < TRUST_ERLE_DB:
+                    # The canceller has not learned the room yet: only pain is believed.
+                    untrusted = item.intent is not Intent.PAIN
+                else:
+                    # Over the coach, believe a command only if the canceller heard more
+                    # than its own residue while it was said.
+                    untrusted = not self.remover.user_heard(item.t_ms - HEARD_WINDOW_MS,
+                                                            item.t_ms)
+            if untrusted or self.guard.is_echo(said):
+                log.info("dropped %r (%.2f s) heard while the coach was talking", item.phrase,
+                         item.t_ms / 1000)
                 self.guard.dropped += 1
                 return
         super().handle(t, item)
@@ -141,37 +96,77 @@ class GuardedSession(Session):
 def run_mic_replay(
     session: Session,
     recognizer: Recognizer,
-    blocks: Iterable[Any],
+    blocks: Iterable[AudioBlock],
     guard: EchoGuard,
     reference: EchoReference | None = None,
 ) -> None:
     """Replay a microphone recording: session time is the recording's sample clock.
 
     Each command acts at the end of the block in which the recognizer heard it, so the
-    recognizer's latency shows in the timeline exactly as it would live.
+    recognizer's latency shows in the timeline exactly as it would live. With a
+    ``reference`` (the coach's clips) the coach's own voice is removed first, as live.
     """
     coach = session.coach
-    canceller = EchoCanceller() if reference is not None else None
-    guarded = GuardedSession(session, guard, canceller)
+    remover = EchoRemover(reference) if reference is not None else None
+    guarded = GuardedSession(session, guard, remover)
     session.emit(coach.start(0.0))
 
-    def clocked() -> Iterator[Any]:
+    def clocked() -> Iterator[bytes]:
         for block in blocks:
             if coach.finished:
                 return
             session.emit(coach.advance(block.end / RATE))
-            yield block
+            yield block if remover is None else remover.clean(bytes(block), block.start)
 
-    heard = clocked() if reference is None else cancel_echo(clocked(), reference, canceller)
-    for hyp in recognizer(heard):
+    for hyp in recognizer(clocked()):
         if coach.finished:
             break
         guarded.handle(coach.now, hyp)
     session.drain()
 
 
+class MicRecorder:
+    """``--record-mic``: what the microphone heard, as a WAV on the session's clock.
+
+    Sample ``i`` of the file is session sample ``i``: silence fills the time before the
+    microphone opened and any time it was lost, so ``replay`` of the file gives the same
+    timeline. The header is kept valid as it goes (a killed process leaves a usable file).
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self._wav = wave.open(str(path), "wb")  # noqa: SIM115  closed in close()
+        self._wav.setnchannels(1)
+        self._wav.setsampwidth(2)
+        self._wav.setframerate(RATE)
+        self.written = 0
+        self._lock = threading.Lock()
+
+    def write(self, start: int, pcm: bytes) -> None:
+        with self._lock:
+            if self._wav is None:
+                return
+            if start > self.written:
+                self._wav.writeframes(bytes(2 * (start - self.written)))
+                self.written = start
+            skip = self.written - start
+            if skip * 2 < len(pcm):
+                self._wav.writeframes(pcm[skip * 2 :])
+                self.written += len(pcm) // 2 - skip
+
+    def close(self) -> None:
+        with self._lock:
+            if self._wav is not None:
+                self._wav.close()
+                self._wav = None
+
+
 class Listener:
-    """A thread: microphone blocks -> recognizer -> hypotheses (on session time) -> queue."""
+    """A thread: microphone -> (recording) -> echo removal -> recognizer -> queue.
+
+    Hypotheses go on the queue with ``t_ms`` on session time. Microphone blocks are placed
+    on session time by the first block's arrival (``clock()`` then, minus the block's
+    length); the sound system's delay on top of that is what the echo remover measures.
+    """
 
     def __init__(
         self,
@@ -179,13 +174,18 @@ class Listener:
         recognizer: Recognizer,
         out: queue.Queue[Any],
         clock: Callable[[], float],
+        *,
         on_level: Callable[[bytes], None] | None = None,
+        remover: EchoRemover | None = None,
+        recorder: MicRecorder | None = None,
     ) -> None:
         self.open_mic = open_mic
         self.recognizer = recognizer
         self.out = out
         self.clock = clock
         self.on_level = on_level
+        self.remover = remover
+        self.recorder = recorder
         self.stopping = threading.Event()
         self.thread = threading.Thread(target=self._run, name="listener", daemon=True)
 
@@ -193,8 +193,10 @@ class Listener:
         self.thread.start()
         return self
 
-    def stop(self) -> None:
+    def stop(self, timeout_s: float = 2.0) -> None:
         self.stopping.set()
+        if self.thread.is_alive() and threading.current_thread() is not self.thread:
+            self.thread.join(timeout_s)
 
     def _run(self) -> None:
         lost = False
@@ -218,36 +220,41 @@ class Listener:
                 log.exception("listener failed; retrying")
                 self.stopping.wait(RETRY_S)
 
-    def _listen(self, mic: Iterable[Any]) -> None:
-        offset: float | None = None
+    def _listen(self, mic: Iterable[AudioBlock]) -> None:
+        offset: int | None = None  # session sample of the mic's sample 0
+        first = 0  # session sample of the first sample the recognizer is fed
 
-        def blocks() -> Iterator[Any]:
-            nonlocal offset
+        def blocks() -> Iterator[bytes]:
+            nonlocal offset, first
             for block in mic:
                 if self.stopping.is_set():
                     return
-                if offset is None:  # session time of the mic's sample 0
-                    offset = self.clock() - block.end / RATE
+                if offset is None:
+                    offset = int(round(self.clock() * RATE)) - block.end
+                    first = offset + block.start
+                start = offset + block.start
+                pcm = bytes(block)
+                if self.recorder is not None:
+                    self.recorder.write(start, pcm)
                 if self.on_level is not None:
-                    self.on_level(bytes(block))
-                yield block
+                    self.on_level(pcm)
+                yield pcm if self.remover is None else self.remover.clean(pcm, start)
 
         for hyp in self.recognizer(blocks()):
-            t_session = hyp.t_ms / 1000.0 + (offset or 0.0)
-            self.out.put(replace(hyp, t_ms=int(round(t_session * 1000))))
+            t_ms = hyp.t_ms + int(round(first * 1000 / RATE))
+            self.out.put(replace(hyp, t_ms=t_ms))
 
 
 def run_live(
     session: Session,
-    listener_factory: Callable[[queue.Queue[Any]], Listener],
+    listener: Listener,
     clock: Callable[[], float],
     guard: EchoGuard,
-    inputs: queue.Queue[Any] | None = None,
+    inputs: queue.Queue[Any],
 ) -> None:
-    """Run the session live; typed lines may share ``inputs`` with the listener."""
-    inputs = inputs if inputs is not None else queue.Queue()
-    listener = listener_factory(inputs).start()
+    """Run the session live on ``clock``; the listener and typed lines share ``inputs``."""
+    listener.start()
     try:
-        run_realtime(GuardedSession(session, guard), inputs, clock)
+        run_realtime(GuardedSession(session, guard, listener.remover), inputs, clock)
     finally:
         listener.stop()

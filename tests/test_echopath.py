@@ -1,0 +1,126 @@
+"""The coach's voice as heard by the microphone: reference, delay, removal, recording."""
+
+from __future__ import annotations
+
+import wave
+from pathlib import Path
+
+import numpy as np
+
+from voicecoach.echopath import RATE, DelayEstimator, EchoReference, EchoRemover
+from voicecoach.events import Event
+from voicecoach.live import MicRecorder
+
+from .test_aec import db, room, speechlike
+
+CLIP_RATE = 22050
+
+
+def clips() -> dict[str, np.ndarray]:
+    """Three 'phrases' at the speaker's rate (speech-like noise, floats in [-1, 1])."""
+    return {name: speechlike(dur, seed) / 32767 * CLIP_RATE / RATE
+            for name, dur, seed in (("one", 0.6, 1), ("two", 1.3, 2), ("three", 2.1, 3))}
+
+
+def cue(t: float, text: str) -> Event:
+    return Event(t, "cue", {"text": text, "id": text})
+
+
+def schedule(seconds: float, every: float = 1.7) -> list[Event]:
+    names = ["one", "two", "three"]
+    return [cue(t, names[i % 3]) for i, t in enumerate(np.arange(0.3, seconds - 2.5, every))]
+
+
+def render(events: list[Event], seconds: float, read: int = 320) -> np.ndarray:
+    """The reference, read block by block as the microphone side does."""
+    c = clips()
+    ref = EchoReference(lambda text: c[text].astype(np.float32), CLIP_RATE)
+    pending = list(events)
+    out = []
+    for start in range(0, int(seconds * RATE), read):
+        while pending and pending[0].t * RATE < start + 1600:  # the coach runs ahead
+            ref(pending.pop(0))
+        out.append(ref.at(start, read))
+    return np.concatenate(out) * 32767
+
+
+def test_reference_places_each_clip_at_its_session_time() -> None:
+    x = render([cue(1.0, "one"), cue(3.0, "two")], 6.0)
+    loud = np.flatnonzero(np.abs(x) > 50)
+    assert abs(loud[0] / RATE - 1.0) < 0.002
+    assert abs(loud[loud > 2.5 * RATE][0] / RATE - 3.0) < 0.002
+    assert db(x[int(1.7 * RATE) : int(2.9 * RATE)]) < -60  # silence between the clips
+
+
+def test_reference_keeps_history_for_a_late_reader() -> None:
+    c = clips()
+    ref = EchoReference(lambda text: c[text].astype(np.float32), CLIP_RATE)
+    ref(cue(0.0, "three"))
+    ahead = ref.at(RATE, 320)  # read 1 s in first
+    again = ref.at(RATE - 8000, 320)  # then half a second earlier: still there
+    assert np.abs(ahead).max() > 0 and np.abs(again).max() > 0
+
+
+def test_delay_is_found_from_speech() -> None:
+    coach = render(schedule(14.0), 14.0)
+    for delay_ms in (0.0, 180.0, 430.0):
+        mic = room(coach, delay_ms=delay_ms) + np.random.default_rng(5).normal(0, 30, coach.shape)
+        est = DelayEstimator()
+        for i in range(0, len(mic) - 320, 320):
+            est.add(mic[i : i + 320], coach[i : i + 320])
+        assert est.delay_s is not None
+        assert abs(est.delay_s * 1000 - delay_ms) <= 20, (delay_ms, est.delay_s)
+
+
+def run_remover(delay_ms: float, user: np.ndarray | None = None) -> tuple[np.ndarray, EchoRemover,
+                                                                           list[bool]]:
+    seconds = 20.0
+    events = schedule(seconds, every=1.1)
+    coach = render(events, seconds)
+    mic = room(coach, delay_ms=delay_ms, gain=0.6)
+    if user is not None:
+        mic = mic + user[: len(mic)]
+    c = clips()
+    remover = EchoRemover(EchoReference(lambda text: c[text].astype(np.float32), CLIP_RATE))
+    pending = list(events)
+    out, near = [], []
+    for start in range(0, len(mic) - 480, 480):  # 30 ms blocks: not the canceller's 20 ms
+        while pending and pending[0].t * RATE < start + 1600:
+            remover.reference(pending.pop(0))
+        block = np.clip(mic[start : start + 480], -32768, 32767).astype("<i2").tobytes()
+        out.append(np.frombuffer(remover.clean(block, start), dtype="<i2"))
+        near.append(remover.canceller.near_end)
+    return np.concatenate(out).astype(float), remover, near
+
+
+def test_a_long_sound_system_delay_is_cancelled_too() -> None:
+    # 450 ms of output plus input buffering: longer than the canceller's filter.
+    out, remover, _ = run_remover(450.0)
+    mic = room(render(schedule(20.0, every=1.1), 20.0), delay_ms=450.0, gain=0.6)
+    tail = slice(10 * RATE, len(out))
+    assert abs(remover.delay_s - 0.41) < 0.03  # the delay minus the filter's margin
+    assert db(mic[tail]) - db(out[tail]) > 20.0
+
+
+def test_the_user_over_the_coach_is_marked_as_heard() -> None:
+    user = np.zeros(20 * RATE)
+    user[14 * RATE : 15 * RATE] = speechlike(1.0, seed=9)
+    out, remover, _ = run_remover(120.0, user)
+    assert remover.user_heard(14_100, 15_000)
+    assert not remover.user_heard(11_000, 13_500)  # the coach alone: only its residue
+
+
+def test_mic_recording_is_on_the_session_clock(tmp_path: Path) -> None:
+    path = tmp_path / "mic.wav"
+    rec = MicRecorder(path)
+    one = np.full(1600, 1000, dtype="<i2").tobytes()
+    rec.write(8000, one)  # the microphone opened half a second into the session
+    rec.write(9600, one)
+    rec.write(16000, one)  # lost for a while, then back
+    rec.write(17000, one)  # overlapping audio is not written twice
+    rec.close()
+    with wave.open(str(path)) as w:
+        x = np.frombuffer(w.readframes(w.getnframes()), dtype="<i2")
+    assert len(x) == 18600
+    assert not x[:8000].any() and (x[8000:11200] == 1000).all()
+    assert not x[11200:16000].any() and (x[16000:] == 1000).all()

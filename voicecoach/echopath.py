@@ -1,0 +1,235 @@
+"""The coach's own voice on the microphone: its reference, its delay, and its removal.
+
+The coach knows every clip it plays and when (session time). ``EchoReference`` rebuilds
+that speaker signal at 16 kHz from the same cached clips, so it can be read at any session
+sample. The microphone hears it ``delay`` later: live, the output and input buffers of the
+sound system (tens to hundreds of milliseconds); in a recording made with ``--record-mic``,
+the same. ``DelayEstimator`` finds that delay from the data (energy envelopes of speaker and
+microphone, correlated over the last few seconds), and ``EchoRemover`` aligns the reference
+by it and runs the echo canceller, block by block, in step with the microphone.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+from .aec import EchoCanceller
+from .events import Event
+from .mixer import Mixer
+from .resample import Resampler
+
+log = logging.getLogger(__name__)
+
+RATE = 16000
+"""Sample rate of the microphone side (hertz)."""
+Floats = npt.NDArray[np.float64]
+NEAR_KEEP_S = 10.0
+"""How long the per-block "user may be talking" flags are kept (seconds)."""
+
+
+class EchoReference:
+    """What the coach's speaker plays, at 16 kHz, readable by session sample.
+
+    A sink: each spoken event schedules its clip at its session time on a mixer at the
+    clips' own rate, exactly as the speaker's mixer does, and that mix is resampled to
+    16 kHz as one stream (so every clip keeps its exact sub-sample timing, which the echo
+    canceller needs to cancel deeply). ``at(start, n)`` returns samples ``start ..
+    start+n`` of it; the last ``history_s`` seconds stay readable, so a reader that is late
+    or whose delay grows still gets the right samples. Sink calls and reads may come from
+    two threads (the coach's and the microphone's), as the mixer allows.
+    """
+
+    def __init__(self, clip: Callable[[str], Any], clip_rate: int, history_s: float = 2.0
+                 ) -> None:
+        self._clip = clip
+        self._clip_rate = clip_rate
+        self._mixer = Mixer(clip_rate)
+        self._resampler = Resampler(clip_rate, RATE)
+        self._chunk = np.zeros(max(1, clip_rate // 50), dtype=np.float32)
+        self._ready = np.zeros(0)  # resampled, not yet in the history
+        self._hist = np.zeros(int(history_s * RATE), dtype=np.float32)
+        self._end = 0  # session sample just past the newest sample in the history
+
+    def __call__(self, event: Event) -> None:
+        if event.spoken and event.text:
+            self._mixer.play(self._clip(event.text), int(round(event.t * self._clip_rate)),
+                             urgent=event.urgent)
+
+    def at(self, start: int, n: int) -> Floats:
+        """Reference samples ``start .. start+n`` (session samples; zeros before 0)."""
+        if start + n > self._end:
+            self._advance(start + n - self._end)
+        h = self._hist.shape[0]
+        lo = start - (self._end - h)  # index into the history
+        out = np.zeros(n)
+        a, b = max(lo, 0), min(lo + n, h)
+        if b > a:
+            out[a - lo : b - lo] = self._hist[a:b]
+        return out
+
+    def _advance(self, n: int) -> None:
+        while self._ready.shape[0] < n:
+            self._mixer.fill(self._chunk)
+            self._ready = np.concatenate([self._ready, self._resampler.process(self._chunk)])
+        new, self._ready = self._ready[:n], self._ready[n:]
+        h = self._hist.shape[0]
+        if n >= h:
+            self._hist[:] = new[-h:]
+        else:
+            self._hist[:-n] = self._hist[n:]
+            self._hist[-n:] = new
+        self._end += n
+
+
+@dataclass(frozen=True)
+class DelaySettings:
+    frame: int = 160
+    """Envelope frame (samples; 160 = 10 ms)."""
+    window_s: float = 4.0
+    """How much recent audio is correlated (seconds)."""
+    max_delay_s: float = 0.8
+    """Longest delay looked for (seconds); shorter than the gap between two counts."""
+    every_s: float = 0.5
+    """How often the delay is estimated again (seconds)."""
+    min_corr: float = 0.5
+    """Correlation a peak must reach to be believed (0..1)."""
+    min_active: float = 0.2
+    """Fraction of the window the speaker must be playing for an estimate (0..1)."""
+
+
+class DelayEstimator:
+    """Delay of the speaker signal in the microphone signal, from energy envelopes.
+
+    Feed both signals frame-aligned (``add``); ``delay_s`` is None until two estimates in a
+    row agree, then the latest agreed value (10 ms resolution; the echo canceller's filter
+    covers the fine structure).
+    """
+
+    def __init__(self, settings: DelaySettings | None = None) -> None:
+        s = self.settings = settings or DelaySettings()
+        self._n = int(s.window_s * RATE / s.frame)
+        self._lags = int(s.max_delay_s * RATE / s.frame)
+        self._every = int(s.every_s * RATE / s.frame)
+        self._ref = np.zeros(self._n)
+        self._mic = np.zeros(self._n)
+        self._frames = 0
+        self._last: int | None = None
+        self.delay_s: float | None = None
+
+    def add(self, mic: Floats, ref: Floats) -> None:
+        f = self.settings.frame
+        k = mic.shape[0] // f
+        if k == 0:
+            return
+        m = np.log10(1.0 + np.square(mic[: k * f]).reshape(k, f).mean(axis=1))
+        r = np.log10(1.0 + np.square(ref[: k * f]).reshape(k, f).mean(axis=1))
+        self._mic = np.concatenate([self._mic[k:], m])
+        self._ref = np.concatenate([self._ref[k:], r])
+        before = self._frames // self._every
+        self._frames += k
+        if self._frames >= self._n and self._frames // self._every != before:
+            self._estimate()
+
+    def _estimate(self) -> None:
+        s = self.settings
+        ref, mic = self._ref, self._mic
+        if np.mean(ref > 0.5 * ref.max() if ref.max() > 0 else ref > 0) < s.min_active:
+            return
+        n, L = self._n, self._lags
+        tail = mic[L:]  # the microphone frames every lag can be compared with
+        best, lag = -1.0, 0
+        for d in range(L + 1):
+            c = _corr(ref[L - d : n - d], tail)
+            if c > best:
+                best, lag = c, d
+        if best < s.min_corr:
+            return
+        if self._last is not None and abs(lag - self._last) <= 2:
+            delay = lag * s.frame / RATE
+            if self.delay_s is None or abs(delay - self.delay_s) > 0.015:
+                log.info("echo delay %.0f ms (correlation %.2f)", delay * 1000, best)
+            self.delay_s = delay
+        self._last = lag
+
+
+def _corr(a: Floats, b: Floats) -> float:
+    a = a - a.mean()
+    b = b - b.mean()
+    den = float(np.sqrt(np.dot(a, a) * np.dot(b, b)))
+    return float(np.dot(a, b)) / den if den > 0 else 0.0
+
+
+class EchoRemover:
+    """Microphone blocks in, the same audio with the coach's voice removed out.
+
+    ``clean(pcm, start)``: ``pcm`` is int16 bytes whose first sample is session sample
+    ``start``; returns cleaned int16 bytes (in 20 ms frames, so a call may return less or
+    more than it was given). The reference is read ``delay`` earlier than the microphone,
+    minus ``margin_s`` so that the filter sees the start of the echo path.
+    """
+
+    def __init__(self, reference: EchoReference, canceller: EchoCanceller | None = None,
+                 estimator: DelayEstimator | None = None, margin_s: float = 0.04) -> None:
+        self.reference = reference
+        self.canceller = canceller or EchoCanceller()
+        self.estimator = estimator or DelayEstimator()
+        self.margin = int(margin_s * RATE)
+        self.shift = 0  # samples the reference is read earlier than the microphone
+        self._near: deque[tuple[int, bool]] = deque(maxlen=int(NEAR_KEEP_S * RATE) // 320)
+        self._buf = np.zeros(0)
+        self._buf_start = 0
+
+    @property
+    def delay_s(self) -> float:
+        """The delay in use (seconds)."""
+        return self.shift / RATE
+
+    def clean(self, pcm: bytes, start: int) -> bytes:
+        mic = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
+        if self._buf.shape[0] == 0 or start != self._buf_start + self._buf.shape[0]:
+            self._buf, self._buf_start = mic, start  # first block, or a gap: start afresh
+        else:
+            self._buf = np.concatenate([self._buf, mic])
+        B = self.canceller.B
+        n = self._buf.shape[0] // B * B
+        if n == 0:
+            return b""
+        frames = []
+        for i in range(0, n, B):
+            s0 = self._buf_start + i
+            block = self._buf[i : i + B]
+            ref = self.reference.at(s0 - self.shift, B) * 32767.0
+            raw_ref = ref if self.shift == 0 else self.reference.at(s0, B) * 32767.0
+            self.estimator.add(block, raw_ref)
+            frames.append(self.canceller.process(block, ref))
+            self._near.append((s0 + B, self.canceller.near_end))
+            self._update_shift()
+        self._buf, self._buf_start = self._buf[n:], self._buf_start + n
+        out = np.concatenate(frames)
+        return np.clip(out, -32768, 32767).astype("<i2").tobytes()
+
+    def user_heard(self, t0_ms: float, t1_ms: float, min_ms: float = 160.0) -> bool:
+        """Whether the user may have spoken between session times ``t0_ms`` and ``t1_ms``:
+        at least ``min_ms`` of blocks there may hold their voice (see
+        ``EchoCanceller.near_end``; a command is longer, a blip of residue shorter).
+        Times no longer (or not yet) known count as yes."""
+        a, b = t0_ms * RATE / 1000.0, t1_ms * RATE / 1000.0
+        B = self.canceller.B
+        seen = [near for end, near in self._near if a <= end and end - B <= b]
+        return not seen or sum(seen) * B >= min_ms * RATE / 1000.0
+
+    def _update_shift(self) -> None:
+        d = self.estimator.delay_s
+        if d is None:
+            return
+        shift = max(0, int(round(d * RATE)) - self.margin)
+        if abs(shift - self.shift) > 0.03 * RATE:
+            self.shift = shift
+            self.canceller.reset()  # the path moved within the filter: learn it afresh
