@@ -17,24 +17,27 @@ from pathlib import Path
 from typing import IO, Any, TypeVar
 
 import click
+from rich.console import Console
 
 from . import __version__, config
 from .app import LevelOverride, Recorder
 from .asr import ENGINES as ASR_ENGINES
 from .asr import AsrError, Recognizer, make_recognizer
 from .asr.echo import EchoGuard
+from .cmd_voice import tts_options
 from .coach import Coach, Plan, estimate_speech_s, speakable_texts
-from .live import EchoSink, run_mic_replay
-from .mic import AudioInputError, WavSource
-from .models import ModelError
+from .echopath import EchoReference
+from .handsfree import open_hearing, terminate_as_interrupt
 from .intents import PhraseTable
 from .knowledge import STOP_POINTS, VARIATION_SLUGS, Level
 from .lang import LANGUAGES
+from .live import EchoSink, run_live, run_mic_replay
+from .mic import AudioInputError, WavSource
 from .mixer import NoOutputDevice
-from .cmd_voice import tts_options
-from .tts import TtsError, TtsSettings
-from .voice import AHEAD_S, VoiceSink, build_voice
+from .models import ModelError
+from .phrasecache import PhraseCache
 from .profile import DEFAULT_USER
+from .recproc import RecognizerProcess, RecognizerSpec
 from .runner import (
     ScriptError,
     ScriptLine,
@@ -45,6 +48,9 @@ from .runner import (
     run_virtual,
 )
 from .sinks import JsonLines, Transcript
+from .tts import TtsError, TtsSettings
+from .view import LiveView
+from .voice import AHEAD_S, VoiceSink, build_voice
 
 log = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
@@ -129,13 +135,18 @@ def cli(ctx: click.Context, debug: bool, config_path: Path | None) -> None:
     ctx.default_map = {name: defaults for name in cli.commands}
 
 
-def _stdin_lines(q: queue.Queue[str | None], stream: IO[str]) -> None:
-    for line in stream:
-        q.put(line)
-    q.put(None)
+def _stdin_lines(q: queue.Queue[Any], stream: IO[str], eof_ends: bool = True) -> None:
+    """Typed lines onto the input queue; None at the end when that ends the session."""
+    try:
+        for line in stream:
+            q.put(line)
+    except (OSError, ValueError):  # no usable stdin (closed, or a service's /dev/null)
+        pass
+    if eof_ends:
+        q.put(None)
 
 
-def _sound_devices_missing() -> str | None:
+def sound_devices_missing() -> str | None:
     """Why there is no usable speaker, or None when there is one."""
     try:
         import sounddevice as sd
@@ -208,69 +219,30 @@ def open_voice(plan: Plan, opts: dict[str, Any], to_device: bool) -> VoiceSink |
         raise click.ClickException(str(exc)) from None
 
 
+def echo_reference(plan: Plan, opts: dict[str, Any]) -> EchoReference | None:
+    """The coach's clips as its speaker played them, so a recorded microphone can have the
+    coach's own voice removed as live; None (with a warning) when they cannot be rendered."""
+    try:
+        settings = TtsSettings(opts["tts"], opts["voice"], opts["rate"])
+        cache = PhraseCache(settings)
+        cache.ensure(speakable_texts(plan), progress=_RenderProgress())
+    except TtsError as exc:
+        log.warning("the coach's voice cannot be rendered (%s): no echo cancellation", exc)
+        return None
+    return EchoReference(cache.clip, cache.rate)
+
+
 DB_OPTION = click.option(
     "--db", type=click.Path(dir_okay=False, path_type=Path), default=None, metavar="PATH",
     help="Journal file [default: in your user data folder].")
-
-
-@cli.command()
-@plan_options
-@voice_options
-@DB_OPTION
-@click.option("--text", "text_mode", is_flag=True,
-              help="Print cues and counts and read typed commands (no speaker).")
-@click.option("--events", "events_file", type=click.File("w"),
-              help="Also write every event as a JSON line to this file.")
-def start(text_mode: bool, events_file: IO[str] | None, db: Path | None, **opts: Any) -> None:
-    """Start a coaching session (saved in your journal as it goes).
-
-    The coach speaks through the speaker; type commands and press Enter.
-    """
-    base, override = make_plan(opts)
-    if not text_mode:
-        why = _sound_devices_missing()
-        if why is not None:
-            click.echo(f"Starting in text mode: {why}. Type commands and press Enter.",
-                       err=True)
-            text_mode = True
-    recorder = open_recorder(db, opts)
-    plan = recorder.plan(base, override)
-    try:
-        voice = open_voice(plan, opts, to_device=not text_mode)
-    except click.ClickException:
-        recorder.close()
-        raise
-    sinks: list[Sink] = [Transcript(sys.stdout)]
-    if events_file is not None:
-        sinks.append(JsonLines(events_file))
-    if voice is not None:
-        sinks.append(voice)
-    journal_sink = recorder.open_sink(plan)
-    if journal_sink is not None:
-        sinks.append(journal_sink)
-    coach = Coach(plan, speech_s=voice.cache.duration_s if voice else None)
-    session = Session(coach, PhraseTable.for_lang(plan.lang), sinks)
-    lines: queue.Queue[str | None] = queue.Queue()
-    threading.Thread(target=_stdin_lines, args=(lines, sys.stdin), daemon=True).start()
-    if voice is not None and not text_mode:
-        clock = lambda: voice.clock(ahead_s=AHEAD_S)  # noqa: E731  the speaker's sample clock
-    else:
-        t0 = time.monotonic()
-        clock = lambda: time.monotonic() - t0  # noqa: E731
-    try:
-        run_realtime(session, lines, clock)
-    finally:
-        if voice is not None:
-            voice.close()
-        summary = recorder.close()
-    if summary:
-        click.echo(summary, nl=False)
 
 
 HEARING_OPTIONS: list[Callable[[F], F]] = [
     click.option("--engine", type=click.Choice(ASR_ENGINES), default="auto", show_default=True,
                  help="Speech recognizer (auto: vosk when a model for the language is "
                  "installed, else pocketsphinx)."),
+    click.option("--model", default=None, metavar="DIR",
+                 help="A vosk model folder [default: the installed model for the language]."),
 ]
 
 
@@ -280,9 +252,139 @@ def hearing_options(fn: F) -> F:
     return fn
 
 
-def open_recognizer(plan: Plan, engine: str) -> Recognizer:
+LIVE_OPTIONS: list[Callable[[F], F]] = [
+    click.option("--listen/--no-listen", default=True, show_default=True,
+                 help="Hear spoken commands through the microphone."),
+    click.option("--input-device", default=None, metavar="DEVICE",
+                 help="Microphone: index or name substring (see `voicecoach devices`)."),
+    click.option("--record-mic", type=click.Path(dir_okay=False, path_type=Path),
+                 default=None, metavar="FILE.wav",
+                 help="Save what the microphone heard, for `voicecoach replay FILE.wav`."),
+]
+
+
+def live_options(fn: F) -> F:
+    for option in reversed(LIVE_OPTIONS):
+        fn = option(fn)
+    return hearing_options(fn)
+
+
+@cli.command()
+@plan_options
+@voice_options
+@live_options
+@DB_OPTION
+@click.option("--text", "text_mode", is_flag=True,
+              help="Print cues and counts and read typed commands (no speaker, no microphone).")
+@click.option("--events", "events_file", type=click.File("w"),
+              help="Also write every event as a JSON line to this file.")
+def start(text_mode: bool, events_file: IO[str] | None, db: Path | None, **opts: Any) -> None:
+    """Start a coaching session (saved in your journal as it goes).
+
+    The coach speaks through the speaker and listens for your commands; typed commands
+    (press Enter) work too. Ctrl-C ends the session, saved.
+    """
+    base, override = make_plan(opts)
+    if not text_mode:
+        why = sound_devices_missing()
+        if why is not None:
+            click.echo(f"Starting in text mode: {why}. Type commands and press Enter.",
+                       err=True)
+            text_mode = True
+    recognizer = None
+    if not text_mode and opts["listen"]:
+        recognizer = open_recognizer(base, opts["engine"], opts["model"], live=True)
+    recorder = open_recorder(db, opts)
+    summary = None
     try:
-        return make_recognizer(plan.lang, engine)
+        with terminate_as_interrupt():
+            run_start(recorder, base, override, text_mode, recognizer, events_file, opts)
+    finally:
+        summary = recorder.close()
+        close_recognizer(recognizer)
+    if summary:
+        click.echo(summary, nl=False)
+
+
+def close_recognizer(recognizer: Recognizer | None) -> None:
+    close = getattr(recognizer, "close", None)
+    if close is not None:
+        close()
+
+
+def run_start(recorder: Recorder, base: Plan, override: LevelOverride, text_mode: bool,
+              recognizer: Recognizer | None, events_file: IO[str] | None,
+              opts: dict[str, Any]) -> None:
+    """One session of `start` (or of `serve`), recorded by ``recorder``."""
+    plan = recorder.plan(base, override)
+    voice = open_voice(plan, opts, to_device=not text_mode)
+    hearing = None
+    if voice is not None and recognizer is not None:
+        try:
+            hearing, why = open_hearing(recognizer, voice, opts["input_device"],
+                                        opts["record_mic"])
+        except AudioInputError as exc:
+            voice.close()
+            raise click.ClickException(str(exc)) from None
+        if why is not None:
+            click.echo(f"Listening is off: {why}. Type commands and press Enter.", err=True)
+    view = None
+    if voice is not None and not text_mode and sys.stdout.isatty():
+        view = LiveView(plan.lang, Console(), plan=plan)
+        if hearing is None:
+            view.mic_state("off")
+    sinks: list[Sink] = [Transcript(view.stream if view is not None else sys.stdout)]
+    if view is not None:
+        sinks.append(view)
+    if events_file is not None:
+        sinks.append(JsonLines(events_file))
+    if hearing is not None:
+        sinks += hearing.sinks
+    if voice is not None:
+        sinks.append(voice)
+    journal_sink = recorder.open_sink(plan)
+    if journal_sink is not None:
+        sinks.append(journal_sink)
+    coach = Coach(plan, speech_s=voice.cache.duration_s if voice else None)
+    session = Session(coach, PhraseTable.for_lang(plan.lang), sinks)
+    inputs: queue.Queue[Any] = queue.Queue()
+    # With a speaker, the end of typed input (none at all, under a service) is not the end
+    # of the session: the coach counts on and listens.
+    eof_ends = voice is None or text_mode
+    threading.Thread(target=_stdin_lines, args=(inputs, sys.stdin, eof_ends),
+                     daemon=True).start()
+    if voice is not None and not text_mode:
+        clock = lambda: voice.clock(ahead_s=AHEAD_S)
+    else:
+        t0 = time.monotonic()
+        clock = lambda: time.monotonic() - t0
+    try:
+        if view is not None:
+            view.start()
+        if hearing is not None:
+            listener = hearing.listener(inputs, lambda: voice.clock(),  # type: ignore[union-attr]
+                                        on_level=view.level if view else None,
+                                        on_state=view.mic_state if view else None)
+            run_live(session, listener, clock, hearing.guard, inputs)
+        else:
+            run_realtime(session, inputs, clock)
+    finally:
+        if view is not None:
+            view.stop()
+        if hearing is not None:
+            hearing.close()
+        if voice is not None:
+            voice.close()
+
+
+def open_recognizer(plan: Plan, engine: str, model: str | None = None,
+                    live: bool = False) -> Recognizer:
+    """The recognizer; ``live``: in its own process, so it never holds up the audio."""
+    try:
+        if live:
+            return RecognizerProcess(
+                RecognizerSpec(plan.lang, engine, Path(model) if model else None))
+        return make_recognizer(plan.lang, engine, Path(model) if model else None)
     except (AsrError, ModelError) as exc:
         raise click.ClickException(str(exc)) from None
 
@@ -341,12 +443,15 @@ def replay(script: Path, as_json: bool, db: Path | None, started_at: datetime | 
     session = Session(coach, PhraseTable.for_lang(plan.lang), sinks)
     try:
         if mic_file:
-            recognizer = open_recognizer(plan, engine)
+            recognizer = open_recognizer(plan, engine, opts["model"])
             guard = EchoGuard()
             sinks.append(EchoSink(guard, speech_s))
+            reference = echo_reference(plan, opts)
+            if reference is not None:
+                sinks.append(reference)
             try:
                 with WavSource(script) as source:
-                    run_mic_replay(session, recognizer, source, guard)
+                    run_mic_replay(session, recognizer, source, guard, reference)
             except AudioInputError as exc:
                 raise click.ClickException(str(exc)) from None
         else:
@@ -380,9 +485,11 @@ def _register() -> None:
     from .cmd_journal import export_cmd, history, progress
     from .cmd_listen import listen
     from .cmd_models import devices, models
+    from .cmd_serve import serve_command
     from .cmd_voice import say, voices
 
-    for command in (say, voices, listen, devices, models, history, progress, export_cmd):
+    for command in (say, voices, listen, devices, models, history, progress, export_cmd,
+                    serve_command()):
         cli.add_command(command)
 
 

@@ -176,9 +176,11 @@ class Listener:
         clock: Callable[[], float],
         *,
         on_level: Callable[[bytes], None] | None = None,
+        on_state: Callable[[str], None] | None = None,
         remover: EchoRemover | None = None,
         recorder: MicRecorder | None = None,
     ) -> None:
+        self.on_state = on_state or (lambda state: None)
         self.open_mic = open_mic
         self.recognizer = recognizer
         self.out = out
@@ -203,6 +205,7 @@ class Listener:
         while not self.stopping.is_set():
             try:
                 with self.open_mic() as mic:
+                    self.on_state("listening")
                     if lost:
                         self.out.put(Notice("mic_back"))
                         lost = False
@@ -214,6 +217,7 @@ class Listener:
                 if not lost:
                     log.warning("microphone lost: %s", exc)
                     self.out.put(Notice("mic_lost"))
+                    self.on_state("lost")
                     lost = True
                 self.stopping.wait(RETRY_S)
             except Exception:  # a recognizer crash must not take the session down

@@ -1,0 +1,167 @@
+"""A recognizer in its own process, so it can never hold up the coach's audio.
+
+pocketsphinx's Python binding keeps the interpreter lock while it decodes: measured here,
+one call held it for up to 570 ms, during which the speaker and microphone callbacks of
+the same process could not run (the coach's counts stalled and microphone audio was
+dropped). In a separate process the decoder has its own interpreter; the live loop only
+sends it 20 ms blocks through a pipe and reads back hypotheses.
+
+    rec = RecognizerProcess(RecognizerSpec("en", "pocketsphinx"))   # raises AsrError early
+    for hyp in rec(blocks):        # the Recognizer interface: t_ms counts from this call
+        ...
+    rec.close()
+
+The worker starts with the "spawn" method (a clean interpreter: no copy of the audio
+threads of this one) and stays up across calls, so a microphone that comes back does not
+pay the model's loading time again.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import signal
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from .asr import AsrError, Hypothesis, make_recognizer
+
+log = logging.getLogger(__name__)
+
+START_TIMEOUT_S = 120.0
+"""How long loading a model may take before the worker is given up (seconds)."""
+
+
+@dataclass(frozen=True)
+class RecognizerSpec:
+    """What to build in the worker (everything picklable)."""
+
+    lang: str = "en"
+    engine: str = "auto"
+    model_dir: Path | None = None
+    table: Any = None
+    """A PhraseTable, or None for the language's commands."""
+
+    def build(self) -> Any:
+        if self.table is None:
+            return make_recognizer(self.lang, self.engine, self.model_dir)
+        return make_recognizer(self.lang, self.engine, self.model_dir, table=self.table)
+
+
+def _serve(spec: RecognizerSpec, conn: Connection) -> None:
+    """The worker: build the recognizer, then run one recognition per "start" message.
+
+    Ctrl-C and SIGTERM are the parent's to handle (they reach the whole process group); the
+    worker ends when the parent closes the pipe, or exits.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        rec = spec.build()
+    except Exception as exc:  # noqa: BLE001  reported to the parent as one line
+        conn.send(("error", str(exc)))
+        return
+    conn.send(("ready", rec.engine))
+
+    def audio() -> Iterator[bytes]:
+        while True:
+            msg = conn.recv()
+            if msg is None:
+                return
+            yield msg
+
+    while True:
+        try:
+            cmd = conn.recv()
+        except (EOFError, OSError):
+            return
+        if cmd != "start":
+            return
+        try:
+            for hyp in rec(audio()):
+                conn.send(("hyp", hyp))
+        except Exception as exc:  # noqa: BLE001  a decoder failure ends this call only
+            conn.send(("failed", str(exc)))
+            for _ in audio():  # drain to the end marker
+                pass
+        conn.send(("done", None))
+
+
+class RecognizerProcess:
+    """The Recognizer interface, backed by a worker process."""
+
+    def __init__(self, spec: RecognizerSpec) -> None:
+        self.spec = spec
+        self.lang = spec.lang
+        ctx = mp.get_context("spawn")
+        self._conn, child = ctx.Pipe()
+        self._proc = ctx.Process(target=_serve, args=(spec, child), name="recognizer",
+                                 daemon=True)
+        self._proc.start()
+        child.close()
+        if not self._conn.poll(START_TIMEOUT_S):
+            self.close()
+            raise AsrError(f"the recognizer did not start within {START_TIMEOUT_S:g} s")
+        try:
+            kind, value = self._conn.recv()
+        except EOFError:
+            self.close()
+            raise AsrError("the recognizer process ended while starting") from None
+        if kind == "error":
+            self.close()
+            raise AsrError(value)
+        self.engine: str = value
+        self._send_lock = threading.Lock()
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid
+
+    def __call__(self, blocks: Iterable[bytes]) -> Iterator[Hypothesis]:
+        self._conn.send("start")
+        failure: list[BaseException] = []
+
+        def feed() -> None:
+            try:
+                for block in blocks:
+                    with self._send_lock:
+                        self._conn.send(bytes(block))
+            except BaseException as exc:  # noqa: BLE001  re-raised in the caller's thread
+                failure.append(exc)
+            finally:
+                with self._send_lock:
+                    try:
+                        self._conn.send(None)
+                    except OSError:
+                        pass
+
+        feeder = threading.Thread(target=feed, name="recognizer-feed", daemon=True)
+        feeder.start()
+        while True:
+            try:
+                kind, value = self._conn.recv()
+            except EOFError:
+                raise AsrError("the recognizer process ended unexpectedly") from None
+            if kind == "hyp":
+                yield value
+            elif kind == "failed":
+                log.error("recognizer failed: %s", value)
+            elif kind == "done":
+                break
+        feeder.join()
+        if failure:
+            raise failure[0]
+
+    def close(self) -> None:
+        try:
+            self._conn.close()
+        except OSError:
+            pass
+        self._proc.join(timeout=2.0)
+        if self._proc.is_alive():
+            self._proc.terminate()
+            self._proc.join(timeout=2.0)
