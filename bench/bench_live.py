@@ -1,0 +1,271 @@
+"""Hands-free benchmark: reaction time to spoken commands, CPU share and peak memory.
+
+    .venv/bin/python bench/bench_live.py reaction-replay             # seconds
+    .venv/bin/python bench/bench_live.py reaction-pulse [--commands 8]   # a few minutes
+    .venv/bin/python bench/bench_live.py soak --engine pocketsphinx [--minutes 10]
+    .venv/bin/python bench/bench_live.py soak --engine vosk --lang ko [--minutes 10]
+
+reaction-replay: microphone recordings (a synthetic user on HELD-OUT voices, 20 dB white
+noise, the coach's own voice at speaking level) replayed through the live code path on a
+virtual clock; reaction = first sample of the coach's acknowledgement - end of the spoken
+command (both exact here).
+
+reaction-pulse: `voicecoach start` in its own process over PulseAudio (speaker and
+microphone are null sinks; the speaker is looped back into the microphone, 40 ms). Commands
+are played into the microphone; the microphone is recorded by `--record-mic` on the session
+clock. In that recording the end of the command and the start of the acknowledgement (found
+by cross-correlation with the acknowledgement's own clip) are on one clock; the
+acknowledgement arrived through the loopback, so its latency (about 40 ms) is included:
+the reported figures are an upper bound of what a user hears.
+
+soak: `voicecoach start` over PulseAudio for about ``--minutes`` (sets and reps chosen to
+fill them) with the coach looped back into the microphone all along (so the recognizer
+decodes the coach's speech the whole time, its worst case). Reports CPU seconds / wall
+seconds (share of one core) of the process and its recognizer process together, peak RSS
+of each and of both, and any command the coach's own voice triggered.
+
+Targets: reaction p95 <= 500 ms over the audio path; <= 10% of one core; peak RSS <= 150 MB
+with pocketsphinx. Results go to bench/results/live-*.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import wave
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests import speech  # noqa: E402
+from tests.test_e2e_pulse import EventTail, returning_user, room  # noqa: E402
+from tests.test_live_replay import first_lift, mic_recording, replay_mic  # noqa: E402
+from voicecoach.coach import Plan, speakable_texts  # noqa: E402
+from voicecoach.tts import TtsSettings  # noqa: E402
+from voicecoach.voice import build_voice  # noqa: E402
+
+RESULTS = ROOT / "bench" / "results"
+RATE = 16000
+
+
+def pct(xs: list[float], q: float) -> float | None:
+    return round(float(np.percentile(xs, q)), 1) if xs else None
+
+
+def save(name: str, result: dict[str, Any]) -> None:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    (RESULTS / f"live-{name}.json").write_text(json.dumps(result, indent=2))
+    print(json.dumps(result, indent=2))
+
+
+# -- reaction in replay -----------------------------------------------------------------
+
+REPLAY_CASES = [("flite:kal", "easier"), ("flite:awb", "harder"), ("flite:kal", "slower"),
+                ("flite:awb", "how many"), ("espeak:en-us+m7@190", "faster"),
+                ("espeak:en+f2@150^60", "easier")]
+
+
+def reaction_replay() -> None:
+    out: list[float] = []
+    heard = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        cache = Path(tmp) / "phrases"
+        for i, (voice, word) in enumerate(REPLAY_CASES):
+            plan = Plan(sets=1, reps=3, first_use=False)
+            lift = first_lift(plan)
+            path = Path(tmp) / f"mic{i}.wav"
+            spans = mic_recording(plan, [(lift + 0.3 + 0.2 * (i % 3), word)], voice, cache, path)
+            events = replay_mic(plan, path, "pocketsphinx", cache)
+            cmd = next((e for e in events if e.type == "command"), None)
+            if cmd is None:
+                print(f"{voice} {word!r}: not heard")
+                continue
+            heard += 1
+            ack = next(e for e in events if e.t >= cmd.t and e.spoken and e.type == "cue")
+            out.append((ack.t - spans[0][1]) * 1000)
+            print(f"{voice} {word!r}: heard {cmd.data['phrase']!r}, ack {out[-1]:.0f} ms")
+    save("reaction-replay", {"commands": len(REPLAY_CASES), "heard": heard,
+                             "reaction_ms_p50": pct(out, 50), "reaction_ms_p95": pct(out, 95),
+                             "reaction_ms": [round(x) for x in out]})
+
+
+# -- over PulseAudio --------------------------------------------------------------------
+
+def start_cmd(db: Path, events: Path, mic_wav: Path | None, engine: str, lang: str,
+              sets: int, reps: int) -> list[str]:
+    cmd = [sys.executable, "-m", "voicecoach", "--debug", "start", "--sets", str(sets),
+           "--reps", str(reps), "--rest", "30", "--engine", engine, "--lang", lang,
+           "--db", str(db), "--events", str(events)]
+    return cmd + (["--record-mic", str(mic_wav)] if mic_wav else [])
+
+
+def read_wav(path: Path) -> np.ndarray:
+    with wave.open(str(path)) as w:
+        return np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float64)
+
+
+def find(x: np.ndarray, clip: np.ndarray, lo: int, hi: int) -> tuple[int, float]:
+    """Start of ``clip`` in ``x[lo:hi]`` by normalised cross-correlation (index, score)."""
+    seg = x[max(lo, 0) : min(hi + len(clip), len(x))]
+    if len(seg) < len(clip):
+        return lo, 0.0
+    c = np.correlate(seg, clip, mode="valid")
+    energy = np.convolve(seg**2, np.ones(len(clip)), mode="valid")
+    score = c / (np.sqrt(energy * np.dot(clip, clip)) + 1e-9)
+    k = int(np.argmax(score))
+    return max(lo, 0) + k, float(score[k])
+
+
+def reaction_pulse(n: int) -> None:
+    words = ["easier", "harder", "slower", "faster", "how many", "easier", "harder", "slower",
+             "faster", "how many"][:n]
+    voice = "flite:awb"
+    lags: list[float] = []
+    details = []
+    with tempfile.TemporaryDirectory() as tmp:
+        t = Path(tmp)
+        db, ev, mic_wav = t / "j.db", t / "ev.jsonl", t / "mic.wav"
+        returning_user(db)
+        plan = Plan(sets=1, reps=n + 2)
+        cache = build_voice(TtsSettings(), out=io.BytesIO(), texts=speakable_texts(plan)).cache
+        with room(f"bench{os.getpid()}") as (spk, mic):
+            env = dict(os.environ, PULSE_SINK=spk.sink, PULSE_SOURCE=mic.source)
+            proc = subprocess.Popen(start_cmd(db, ev, mic_wav, "pocketsphinx", "en", 1, n + 2),
+                                    env=env, stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            tail = EventTail(ev)
+            try:
+                for rep, word in enumerate(words, start=1):
+                    tail.wait_for(lambda e, r=rep: e["type"] == "count" and e.get("rep") == r
+                                  and e["beat"] == "hold", timeout=200)
+                    x = speech.synth(word, voice).astype(np.float64)
+                    mic.play_samples(x * 3000 / speech._rms(x), RATE).wait(timeout=20)
+                time.sleep(4)
+            finally:
+                proc.send_signal(signal.SIGTERM)
+                proc.communicate(timeout=60)
+                tail.stop()
+        events = [e for _, e in tail.events]
+        rec = read_wav(mic_wav)
+        commands = [e for e in events if e["type"] == "command"]
+        for c in commands:
+            heard_end = int(c["heard_t"] * RATE)
+            said = speech.synth(c["phrase"] if c["phrase"] in words else words[0], voice)
+            start, score = find(rec, said.astype(np.float64), heard_end - 2 * RATE, heard_end)
+            said_end = start + len(said)
+            ack = next(e for e in events if e["t"] >= c["t"] and e["type"] == "cue")
+            clip16 = _to16(cache.clip(ack["text"]), cache.rate)
+            a0, a_score = find(rec, clip16, said_end, said_end + 3 * RATE)
+            lag = (a0 - said_end) / RATE * 1000
+            details.append({"phrase": c["phrase"], "said_score": round(score, 2),
+                            "ack": ack["text"], "ack_score": round(a_score, 2),
+                            "reaction_ms": round(lag)})
+            if score > 0.5 and a_score > 0.5:
+                lags.append(lag)
+    save("reaction-pulse", {"commands_said": len(words), "commands_heard": len(commands),
+                            "reaction_ms_p50": pct(lags, 50), "reaction_ms_p95": pct(lags, 95),
+                            "includes_loopback_ms": 40, "details": details})
+
+
+def _to16(clip: np.ndarray, rate: int) -> np.ndarray:
+    from voicecoach.phrasecache import resample
+
+    return resample(clip, rate, RATE).astype(np.float64) * 32767
+
+
+# -- soak: CPU and memory ---------------------------------------------------------------
+
+def _proc_cpu_rss(pid: int) -> tuple[float, int] | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        rss = next(int(line.split()[1]) for line in Path(f"/proc/{pid}/status").read_text()
+                   .splitlines() if line.startswith("VmRSS:"))
+    except (OSError, StopIteration, IndexError):
+        return None
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (int(stat[11]) + int(stat[12])) / ticks, rss * 1024
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def soak(engine: str, lang: str, minutes: float) -> None:
+    reps = 10
+    per_set = reps * 7.0 + 30  # 7 s reps, 30 s rest
+    sets = max(1, min(10, round((minutes * 60 - 60) / per_set)))
+    with tempfile.TemporaryDirectory() as tmp:
+        t = Path(tmp)
+        db, ev = t / "j.db", t / "ev.jsonl"
+        returning_user(db)
+        with room(f"soak{engine}{os.getpid()}") as (spk, mic):
+            env = dict(os.environ, PULSE_SINK=spk.sink, PULSE_SOURCE=mic.source)
+            t0 = time.monotonic()
+            proc = subprocess.Popen(start_cmd(db, ev, None, engine, lang, sets, reps), env=env,
+                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                    stderr=subprocess.PIPE, text=True)
+            peak = {"main": 0, "recognizer": 0, "both": 0}
+            cpu: dict[int, float] = {}
+            while proc.poll() is None:
+                pids = [proc.pid, *_children(proc.pid)]
+                total = 0
+                for i, pid in enumerate(pids):
+                    got = _proc_cpu_rss(pid)
+                    if got is None:
+                        continue
+                    cpu[pid] = got[0]
+                    key = "main" if i == 0 else "recognizer"
+                    peak[key] = max(peak[key], got[1])
+                    total += got[1]
+                peak["both"] = max(peak["both"], total)
+                time.sleep(0.5)
+                if time.monotonic() - t0 > minutes * 60 + 600:
+                    proc.send_signal(signal.SIGTERM)
+            wall = time.monotonic() - t0
+            err = proc.stderr.read() if proc.stderr else ""
+        events = [json.loads(line) for line in ev.read_text().splitlines()]
+    commands = [e for e in events if e["type"] == "command"]
+    cpu_s = sum(cpu.values())
+    save(f"soak-{engine}", {
+        "engine": engine, "lang": lang, "sets": sets, "reps": reps,
+        "wall_s": round(wall, 1), "cpu_s": round(cpu_s, 1),
+        "cpu_share_of_one_core": round(cpu_s / wall, 3),
+        "peak_rss_mb": {k: round(v / 2**20, 1) for k, v in peak.items()},
+        "self_triggered_commands": [(c["t"], c["phrase"]) for c in commands],
+        "echo_guard_drops": err.count("heard while the coach was talking"),
+        "session_end": events[-1].get("reason") if events else None,
+    })
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("what", choices=["reaction-replay", "reaction-pulse", "soak"])
+    ap.add_argument("--engine", default="pocketsphinx", choices=["pocketsphinx", "vosk"])
+    ap.add_argument("--lang", default="en")
+    ap.add_argument("--minutes", type=float, default=10.0)
+    ap.add_argument("--commands", type=int, default=8)
+    a = ap.parse_args()
+    if a.what == "reaction-replay":
+        reaction_replay()
+    elif a.what == "reaction-pulse":
+        reaction_pulse(a.commands)
+    else:
+        soak(a.engine, a.lang, a.minutes)
+
+
+if __name__ == "__main__":
+    main()
