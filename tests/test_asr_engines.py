@@ -1,37 +1,45 @@
-"""Both real engines on synthetic speakers: every command phrase, ordinary talk, the echo guard.
+"""Both real engines on synthetic speakers: every command phrase, ordinary talk, the coach's own
+speech, the echo guard, and a one-word standby grammar.
 
 Tuning split (see tests/speech.py): thresholds and decoder settings were chosen on the TUNE
-voices (flite:slt, flite:rms, espeak:en-us+m3; espeak:ko, espeak:ko+f2) with white noise; the
-benchmark reports the HELD-OUT voices and babble/music noise. These tests run the tune voices
-and guard against regressions; the floors are the measured values minus a margin, NOT the
-product targets (the benchmark says how far from the targets we are).
+voices (flite:slt, flite:rms, espeak:en-us+m3; espeak:ko, espeak:ko+f2) with white noise;
+bench/bench_hearing.py reports the HELD-OUT voices and babble/music noise. These tests run the
+TUNE voices and guard against regressions: every floor is the measured value minus a margin,
+NOT the product target (the benchmark says how far from the targets we are).
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from . import speech
 
+from voicecoach.asr import make_recognizer
 from voicecoach.asr.echo import EchoGuard
 from voicecoach.asr.sphinx_engine import SphinxRecognizer
 from voicecoach.asr.vosk_engine import VoskRecognizer
+from voicecoach.intents import Intent, PhraseTable
+
+from . import speech
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not (speech.have("flite") and speech.have("espeak-ng") and speech.have("sox")),
-                       reason="needs flite, espeak-ng and sox"),
+    pytest.mark.skipif(
+        not (speech.have("flite") and speech.have("espeak-ng") and speech.have("sox")),
+        reason="needs flite, espeak-ng and sox",
+    ),
 ]
 
+COACH_VOICE = "espeak:en-us"  # the coach's own voice in these tests (not a TUNE user voice)
 
-import os
-
-# pocketsphinx with the garbage grammar costs ~0.7 CPU s per audio second here: its tests take
-# minutes, over this suite's CI budget, and two of them FAIL today (accuracy below the floor with
-# 800 ms gaps; the echo test's expected ["stop"]). Run them with VOICECOACH_ASR_SPHINX=1.
-sphinx_tests = pytest.mark.skipif(
-    os.environ.get("VOICECOACH_ASR_SPHINX") != "1",
-    reason="slow pocketsphinx tests: set VOICECOACH_ASR_SPHINX=1",
+COACH_LINES = (
+    "You can say: easier, harder, pause, go, done, or stop.",
+    "Down, three.",
+    "Lift, four. Hold it there.",
+    "Good. Set done. Rest for thirty seconds.",
+    "Back flat on the mat, ribs down, head down.",
+    "Ready? Let's go.",
+    "Too easy? Say harder. Too hard? Say easier.",
+    "How many reps: eight. Next set starts now.",
 )
 
 
@@ -51,56 +59,92 @@ def run(rec, items, gap_ms=800.0):
     return speech.score(segs, fired)
 
 
-@sphinx_tests
-def test_pocketsphinx_hears_every_english_command(sphinx: SphinxRecognizer) -> None:
-    r = run(sphinx, speech.command_items("en", ["flite:slt"]))
+# Measured on the TUNE voices with the shipped settings (see the report in the commit log):
+# accuracy per voice, and false commands on 20 sentences of talk per voice.
+SPHINX_FLOOR = {"flite:slt": 0.70, "flite:rms": 0.68, "espeak:en-us+m3": 0.25}  # 80/78/35 %
+
+
+@pytest.mark.parametrize("voice", speech.EN_TUNE)
+def test_pocketsphinx_hears_every_english_command(sphinx: SphinxRecognizer, voice: str) -> None:
+    r = run(sphinx, speech.command_items("en", [voice]))
     acc = r["correct"] / r["commands"]
-    print(f"pocketsphinx flite:slt: {acc:.0%}", r["problems"])
-    assert acc >= 0.70, r["problems"]
-    assert r["wrong"] <= 2, r["problems"]  # a wrong command is worse than a missed one
+    print(f"pocketsphinx {voice}: {acc:.0%}", r["problems"])
+    assert acc >= SPHINX_FLOOR[voice], r["problems"]
+    assert r["wrong"] <= 3, r["problems"]  # a wrong command is worse than a missed one
 
 
-@sphinx_tests
-def test_pocketsphinx_ignores_ordinary_talk(sphinx: SphinxRecognizer) -> None:
-    r = run(sphinx, speech.talk_items("en", ["flite:slt"])[:10])
-    assert r["false"] <= 1, r["problems"]
+def test_pocketsphinx_rejects_ordinary_talk(sphinx: SphinxRecognizer) -> None:
+    r = run(sphinx, speech.talk_items("en", speech.EN_TUNE))
+    print("pocketsphinx talk:", r["false"], r["problems"])
+    assert r["false"] <= 12, r["problems"]  # measured 9 of 60 sentences: far from the target 0
 
 
-def test_vosk_korean_commands(vosk_ko: VoskRecognizer) -> None:
-    # espeak-ng's Korean is robotic; the small Korean model understands it poorly (measured
-    # 20-50% per voice). This guards the pipeline (grammar, firing, timing), not the target.
-    r = run(vosk_ko, speech.command_items("ko", ["espeak:ko"]))
-    acc = r["correct"] / r["commands"]
-    print(f"vosk ko espeak:ko: {acc:.0%}", r["problems"])
-    assert acc >= 0.15, r["problems"]
-    assert np.median(r["latency_ms"]) < 600
+def test_pocketsphinx_on_the_coachs_own_voice(sphinx: SphinxRecognizer) -> None:
+    # The coach says lines full of command words. Raw, the recognizer may hear some of them;
+    # through the echo guard (told what the coach says and when) none may become a command.
+    audio, segs = speech.build_stream([(t, COACH_VOICE, None) for t in COACH_LINES], gap_ms=300)
+    fired, _ = speech.run_recognizer(sphinx, audio)
+    guard = EchoGuard()
+    for s in segs:
+        guard.said(s.start_ms / 1000, s.text, (s.end_ms - s.start_ms) / 1000)
+    kept = list(guard.filter(h for h, _ in fired))
+    print("pocketsphinx coach raw:", [h.phrase for h, _ in fired])
+    assert kept == [], kept
 
 
-def test_vosk_korean_ignores_most_ordinary_talk(vosk_ko: VoskRecognizer) -> None:
-    r = run(vosk_ko, speech.talk_items("ko", ["espeak:ko"]))
-    print("vosk ko talk:", r["problems"])
-    assert r["false"] <= 12, r["problems"]  # measured 7-11 of 20 sentences: far from target
-
-
-@sphinx_tests
 def test_echo_guard_with_the_coach_mixed_into_the_mic(sphinx: SphinxRecognizer) -> None:
-    # The coach (espeak-ng voice) says its help text, full of command words; the user (flite
-    # slt) says "stop" over a count. Raw, the recognizer hears the coach; guarded, only the user.
-    coach_lines = [("You can say: easier, harder, pause, go, done, or stop.", 0.5), ("Down, three.", 6.5)]
-    coach_voice = "espeak:en-us"
-    total = speech.silence(9000).astype(np.float64)
+    # The coach (espeak-ng, played at half level: the speaker across the room) says its help
+    # text, then "Let's go." (itself a command phrase), then a count; the user (flite slt) says
+    # "stop workout" in the pause after the count. Raw, the recognizer hears the coach's
+    # "let's go"; through the guard only the user's stop is obeyed. (slt's bare "stop" is one of
+    # the phrases pocketsphinx misses for this voice: see the accuracy test.)
+    coach_lines = [(COACH_LINES[0], 0.5), ("Let's go.", 6.0), ("Down, three.", 8.0)]
+    total = speech.silence(12000).astype(np.float64)
     guard = EchoGuard()
     for text, t in coach_lines:
-        clip = speech.synth(text, coach_voice)
+        clip = speech.synth(text, COACH_VOICE)
         a = int(t * speech.RATE)
-        total[a : a + len(clip)] += clip
+        total[a : a + len(clip)] += 0.5 * clip
         guard.said(t, text, len(clip) / speech.RATE)
-    user = speech.synth("stop", "flite:slt")
-    a = int(6.7 * speech.RATE)
-    total[a : a + len(user)] += 1.5 * user
-    audio = np.clip(total, -32768, 32767).astype(np.int16)
+    user = speech.synth("stop workout", "flite:slt")
+    a = int(10.0 * speech.RATE)
+    total[a : a + len(user)] += user
+    audio = speech.mic_floor(np.clip(total, -32768, 32767).astype(np.int16))
     fired, _ = speech.run_recognizer(sphinx, audio)
     raw = [h for h, _ in fired]
     kept = list(guard.filter(raw))
-    assert [h.phrase for h in kept] == ["stop"], (raw, kept)
-    assert all(h.t_ms < 6500 for h in raw if h not in kept)
+    print("raw:", raw)
+    assert any(h.intent is Intent.RESUME and 6000 <= h.t_ms <= 7500 for h in raw), raw  # the echo
+    assert [h.intent for h in kept] == [Intent.STOP], (raw, kept)
+    assert 10000 <= kept[0].t_ms <= 10000 + len(user) * 1000 / speech.RATE + 400
+
+
+def test_pocketsphinx_standby_hears_only_its_wake_word() -> None:
+    # Standby listens for one word. It must hear it from every TUNE voice, and neither ordinary
+    # talk nor the coach's speech may wake it: with one short phrase there is little to match,
+    # so this is where rejection matters most.
+    table = PhraseTable.of("en", {Intent.START: ["computer"]})
+    rec = make_recognizer("en", "pocketsphinx", table=table)
+    hits = run(rec, [("computer", v, "start") for v in speech.EN_TUNE])
+    assert hits["correct"] == len(speech.EN_TUNE), hits["problems"]
+    talk = run(rec, speech.talk_items("en", speech.EN_TUNE))
+    coach = run(rec, [(t, COACH_VOICE, None) for t in COACH_LINES], gap_ms=300)
+    print("standby false:", talk["problems"], coach["problems"])
+    assert talk["false"] == 0, talk["problems"]
+    assert coach["false"] == 0, coach["problems"]
+
+
+# espeak-ng's Korean is robotic and the small Korean model understands it poorly: these floors
+# are REGRESSION GUARDS of the pipeline (grammar, [unk], confidence, firing), not targets.
+def test_vosk_korean_commands_regression_guard(vosk_ko: VoskRecognizer) -> None:
+    r = run(vosk_ko, speech.command_items("ko", ["espeak:ko"]))
+    acc = r["correct"] / r["commands"]
+    print(f"vosk ko espeak:ko: {acc:.0%}", r["problems"])
+    assert acc >= 0.20, r["problems"]  # measured 31 %
+    assert r["wrong"] <= 3, r["problems"]  # measured 1
+
+
+def test_vosk_korean_rejects_most_ordinary_talk(vosk_ko: VoskRecognizer) -> None:
+    r = run(vosk_ko, speech.talk_items("ko", ["espeak:ko"]))
+    print("vosk ko talk:", r["problems"])
+    assert r["false"] <= 5, r["problems"]  # measured 2 of 20 sentences

@@ -11,7 +11,7 @@ from voicecoach.lang import LANGUAGES
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_every_phrasing_maps_to_its_own_intent(lang: str) -> None:
     table = PhraseTable.for_lang(lang)
-    assert set(table.phrases) == set(Intent)
+    assert set(table.phrases) == set(Intent) - {Intent.START}  # START: standby tables only
     seen: dict[str, Intent] = {}
     for intent, phrasings in table.phrases.items():
         assert len(phrasings) >= 2, f"{intent} needs several natural phrasings"

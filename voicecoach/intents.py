@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -27,6 +28,9 @@ class Intent(StrEnum):
     HELP = "help"
     YES = "yes"
     NO = "no"
+    START = "start"
+    """Standby's wake phrase ("start workout", "computer"): only in a table the caller builds
+    with :meth:`PhraseTable.of`, never in a language's command table, so the coach never gets it."""
 
 
 #: Intents that act at once and cut whatever the coach is saying.
@@ -52,6 +56,15 @@ class PhraseTable:
         mod = lang_pkg.load(lang)
         table = {Intent(name): tuple(normalize(p) for p in ps) for name, ps in mod.PHRASES.items()}
         return cls(lang, table, tuple(mod.PAIN_WORDS))
+
+    @classmethod
+    def of(
+        cls, lang: str, phrases: Mapping[Intent, Iterable[str]], pain_words: Iterable[str] = ()
+    ) -> PhraseTable:
+        """A table of the caller's own phrases (normalized), e.g. a standby grammar:
+        ``PhraseTable.of("en", {Intent.START: ["start workout"]})``."""
+        table = {i: tuple(normalize(p) for p in ps) for i, ps in phrases.items()}
+        return cls(lang, table, tuple(pain_words))
 
     def all_phrases(self) -> list[str]:
         """Every phrasing, for a recognizer grammar (no duplicates, table order)."""

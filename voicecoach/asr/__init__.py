@@ -114,15 +114,25 @@ def _missing_model(lang: str) -> str:
 
 
 def make_recognizer(
-    lang: str = "en", engine: str = "auto", model_dir: Path | None = None
+    lang: str = "en",
+    engine: str = "auto",
+    model_dir: Path | None = None,
+    table: PhraseTable | None = None,
 ) -> Recognizer:
-    """Build the recognizer for ``lang`` (see :func:`choose_engine`)."""
+    """Build the recognizer for ``lang`` (see :func:`choose_engine`).
+
+    ``table``: the phrases to listen for; default the language's command table. A standby
+    loop passes a table of just its wake phrase, e.g.
+    ``PhraseTable.of("en", {Intent.START: ["computer"]})``; everything else is rejected.
+    """
+    if table is not None and table.lang != lang:
+        raise AsrError(f"phrase table is for {table.lang!r}, recognizer for {lang!r}: use one language")
     chosen = choose_engine(lang, engine, model_dir)
     log.info("recognizer: %s for %s", chosen, lang)
     if chosen == "vosk":
         from .vosk_engine import VoskRecognizer
 
-        return VoskRecognizer(lang, model_dir)
+        return VoskRecognizer(lang, model_dir, table=table)
     from .sphinx_engine import SphinxRecognizer
 
-    return SphinxRecognizer(lang)
+    return SphinxRecognizer(lang, table=table)

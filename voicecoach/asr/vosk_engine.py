@@ -73,6 +73,7 @@ class VoskSettings:
     partial_lag_ms: how long after the phrase ends a partial result first shows it (ms),
         measured; subtracted to report the phrase end time of a partial fire.
     min_conf: lowest word confidence (0..1) accepted on a final result.
+    min_partial_conf: lowest word confidence (0..1) for a command fired on a partial result.
     partial_confidence: confidence reported for a partial fire (partials carry none).
     """
 
@@ -83,6 +84,7 @@ class VoskSettings:
     stable_ms: int = 60
     partial_lag_ms: int = 180
     min_conf: float = 0.6
+    min_partial_conf: float = 0.6
     partial_confidence: float = 0.9
 
 
@@ -159,11 +161,15 @@ class VoskRecognizer:
     engine = "vosk"
 
     def __init__(
-        self, lang: str, model_dir: Path | None = None, settings: VoskSettings | None = None
+        self,
+        lang: str,
+        model_dir: Path | None = None,
+        settings: VoskSettings | None = None,
+        table: PhraseTable | None = None,
     ) -> None:
         self.lang = lang
         self.settings = settings or VoskSettings()
-        self.table = PhraseTable.for_lang(lang)
+        self.table = table or PhraseTable.for_lang(lang)
         vosk = _import_vosk()
         path = str(overlay_model(locate_model(lang, model_dir), self.settings))
         if path not in _MODELS:
@@ -209,6 +215,7 @@ class VoskRecognizer:
         s = self.settings
         rec = self._vosk.KaldiRecognizer(self._model, RATE, self.grammar)
         rec.SetWords(True)
+        rec.SetPartialWords(True)
         samples = 0
         fired = False
         partial, since = "", 0.0
@@ -223,11 +230,12 @@ class VoskRecognizer:
                         yield hyp
                 fired, partial = False, ""
                 continue
-            text = json.loads(rec.PartialResult()).get("partial", "")
+            res = json.loads(rec.PartialResult())
+            text = res.get("partial", "")
             if text != partial:
                 partial, since = text, now
             if not fired and text in self._early and now - since >= s.stable_ms:
-                hyp = self._hyp(max(0.0, since - s.partial_lag_ms), text, s.partial_confidence)
+                hyp = self._partial_hyp(res, text, since)
                 if hyp is not None:
                     fired = True
                     yield hyp
@@ -235,3 +243,16 @@ class VoskRecognizer:
             hyp = self._final(json.loads(rec.FinalResult()))
             if hyp is not None:
                 yield hyp
+
+    def _partial_hyp(self, res: dict[str, Any], text: str, since: float) -> Hypothesis | None:
+        """A stable partial phrase; its words' confidences must pass ``min_partial_conf``, and the
+        phrase end is the last word's end time (else the measured lag before ``since``)."""
+        words = res.get("partial_result") or []
+        if words:
+            conf = min(float(w.get("conf", 0.0)) for w in words)
+            if conf < self.settings.min_partial_conf:
+                log.debug("vosk: partial %r rejected (confidence %.2f)", text, conf)
+                return None
+            return self._hyp(1000.0 * float(words[-1]["end"]), text, conf)
+        t = max(0.0, since - self.settings.partial_lag_ms)
+        return self._hyp(t, text, self.settings.partial_confidence)
