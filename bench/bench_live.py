@@ -48,12 +48,12 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests import speech  # noqa: E402
-from tests.test_e2e_pulse import EventTail, returning_user, room  # noqa: E402
-from tests.test_live_replay import first_lift, mic_recording, replay_mic  # noqa: E402
-from voicecoach.coach import Plan, speakable_texts  # noqa: E402
-from voicecoach.tts import TtsSettings  # noqa: E402
-from voicecoach.voice import build_voice  # noqa: E402
+from tests import speech
+from tests.test_e2e_pulse import EventTail, returning_user, room
+from tests.test_live_replay import first_lift, mic_recording, replay_mic
+from voicecoach.coach import Plan, speakable_texts
+from voicecoach.tts import TtsSettings
+from voicecoach.voice import build_voice
 
 RESULTS = ROOT / "bench" / "results"
 RATE = 16000

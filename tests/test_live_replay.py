@@ -103,9 +103,9 @@ CASES = [
 
 @pytest.mark.xfail(
     strict=True,
-    reason="open (issues 4 and 5): with echo cancellation the coach's voice mostly stops "
-    "triggering commands, but residual echo still does now and then, and commands spoken "
-    "over the coach's counts are missed; needs score-based rejection and double-talk tuning",
+    reason="open (issue 4): the coach's own voice no longer triggers commands (echo "
+    "cancellation, delay estimate, double-talk check), but the users' commands are missed: "
+    "recognition accuracy over noise and after cancellation is too low",
 )
 @pytest.mark.parametrize(("lang", "engine", "voice", "words"), CASES)
 def test_mic_replay_timeline(tmp_path: Path, lang: str, engine: str, voice: str,

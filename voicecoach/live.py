@@ -245,7 +245,9 @@ class Listener:
                 yield pcm if self.remover is None else self.remover.clean(pcm, start)
 
         for hyp in self.recognizer(blocks()):
-            t_ms = hyp.t_ms + int(round(first * 1000 / RATE))
+            t_ms = hyp.t_ms + round(first * 1000 / RATE)
+            log.info("heard %r (%s, %.2f) ending at %.2f s", hyp.phrase, hyp.intent,
+                     hyp.confidence, t_ms / 1000)
             self.out.put(replace(hyp, t_ms=t_ms))
 
 

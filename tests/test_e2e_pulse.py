@@ -1,0 +1,194 @@
+"""The whole product over a real audio path: PulseAudio null sinks, real sounddevice streams.
+
+`voicecoach start` runs as a user would run it, in its own process. Its speaker is a null
+sink; its microphone is the monitor of a second null sink, into which the test plays a
+synthetic user's commands at set moments — and into which the coach's own speaker is
+looped back at speaking level for the whole session, so the coach hears itself all along
+and must never obey itself.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from . import speech
+from .pulse import Pulse, _load_null_sink, _pactl, ensure_pulse
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not (speech.have("flite") and speech.have("sox")),
+                       reason="needs flite and sox"),
+]
+
+USER_VOICE = "flite:awb"  # held out: never used to tune the recognizer
+
+
+@contextmanager
+def room(tag: str) -> Iterator[tuple[Pulse, Pulse]]:
+    """A speaker sink and a microphone sink, the speaker looped back into the microphone."""
+    ensure_pulse()
+    spk, mic = f"vc_spk_{tag}", f"vc_mic_{tag}"
+    modules = [_load_null_sink(spk), _load_null_sink(mic)]
+    modules.append(int(_pactl("load-module", "module-loopback", f"source={spk}.monitor",
+                              f"sink={mic}", "latency_msec=40").strip()))
+    try:
+        yield Pulse(spk), Pulse(mic)
+    finally:
+        for m in reversed(modules):
+            _pactl("unload-module", str(m), check=False)
+
+
+class EventTail:
+    """Reads the JSON events file as the coach writes it, noting when each line appeared."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.events: list[tuple[float, dict[str, Any]]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self.path.exists() and not self._stop.is_set():
+            time.sleep(0.01)
+        with self.path.open(encoding="utf-8") as f:
+            buf = ""
+            while not self._stop.is_set():
+                chunk = f.readline()
+                if not chunk:
+                    time.sleep(0.005)
+                    continue
+                buf += chunk
+                if buf.endswith("\n"):
+                    self.events.append((time.monotonic(), json.loads(buf)))
+                    buf = ""
+
+    def wait_for(self, pred: Any, timeout: float) -> tuple[float, dict[str, Any]]:
+        deadline = time.monotonic() + timeout
+        seen = 0
+        while time.monotonic() < deadline:
+            for item in self.events[seen:]:
+                if pred(item[1]):
+                    return item
+            seen = max(seen, len(self.events) - 1) if self.events else 0
+            time.sleep(0.01)
+        raise AssertionError(f"timed out; last events: {[e for _, e in self.events[-5:]]}")
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+def command_clip(text: str, level_rms: float) -> np.ndarray:
+    x = speech.synth(text, USER_VOICE).astype(np.float64)
+    return np.clip(x * level_rms / speech._rms(x), -32767, 32767).astype(np.int16)
+
+
+def returning_user(db: Path) -> None:
+    """A journal with one earlier session, so the coach uses its short setup."""
+    script = db.parent / "earlier.txt"
+    script.write_text("5 done\n")
+    subprocess.run([sys.executable, "-m", "voicecoach", "replay", str(script), "--sets", "1",
+                    "--db", str(db), "--started-at", "2026-11-01"], check=True,
+                   capture_output=True, timeout=120)
+
+
+def start_live(db: Path, events_path: Path, mic_wav: Path, speaker: Pulse, mic: Pulse,
+               reps: int) -> subprocess.Popen[str]:
+    env = dict(os.environ, PULSE_SINK=speaker.sink, PULSE_SOURCE=mic.source)
+    return subprocess.Popen(
+        [sys.executable, "-m", "voicecoach", "--debug", "start", "--sets", "1", "--reps",
+         str(reps), "--variation", "bent-knee", "--stop", "45", "--lower", "3", "--engine",
+         "pocketsphinx", "--db", str(db), "--events", str(events_path),
+         "--record-mic", str(mic_wav)],
+        env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True)
+
+
+def stop(proc: subprocess.Popen[str], tail: EventTail, tmp_path: Path) -> tuple[str, str]:
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=60)
+    tail.stop()
+    (tmp_path / "stderr.txt").write_text(err)  # kept by pytest for a failed run
+    return out, err
+
+
+def test_the_coach_hearing_itself_all_session_obeys_nothing_and_sigterm_saves(
+        tmp_path: Path) -> None:
+    db, events_path, mic_wav = tmp_path / "j.db", tmp_path / "events.jsonl", tmp_path / "mic.wav"
+    returning_user(db)
+    with room(f"self{os.getpid()}") as (speaker, mic):
+        proc = start_live(db, events_path, mic_wav, speaker, mic, reps=3)
+        tail = EventTail(events_path)
+        try:
+            # Setup cues, the set, the set's end: the coach talks the whole time.
+            tail.wait_for(lambda e: e["type"] == "set_end", timeout=240)
+        finally:
+            out, err = stop(proc, tail, tmp_path)
+    assert proc.returncode == 0, err[-2000:]
+    assert "Traceback" not in err, err[-3000:]
+    events = [e for _, e in tail.events]
+    assert not [e for e in events if e["type"] == "command"]  # never obeyed itself
+    assert events[-1]["type"] == "session_end"  # SIGTERM: ended, saved, summarised
+    assert "perfect" in out
+    assert "echo delay" in err  # the canceller found the loop's delay
+    assert mic_wav.stat().st_size > 16000 * 2 * 30  # the microphone was recorded
+    history = subprocess.run([sys.executable, "-m", "voicecoach", "history", "--db", str(db)],
+                             capture_output=True, text=True, check=True).stdout
+    assert history.count("bent-knee") >= 2, history  # the earlier session and this one
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="open (issue 4): after echo cancellation, pocketsphinx misses commands said over "
+    "the coach: its running cepstral mean drifts over the cancelled stretches (near-digital "
+    "silence), so the same 'easier' that it hears in the raw recording is lost")
+def test_spoken_commands_act_live_and_the_coach_never_obeys_itself(tmp_path: Path) -> None:
+    db, events_path, mic_wav = tmp_path / "j.db", tmp_path / "events.jsonl", tmp_path / "mic.wav"
+    returning_user(db)
+    with room(f"{os.getpid()}") as (speaker, mic):
+        proc = start_live(db, events_path, mic_wav, speaker, mic, reps=4)
+        tail = EventTail(events_path)
+        try:
+            # Rep 1's lift: "easier" (the stop point moves up from the next rep).
+            tail.wait_for(lambda e: e["type"] == "count" and e.get("rep") == 1
+                          and e["beat"] == "lift", timeout=120)
+            level = 3000.0
+            play = mic.play_samples(command_clip("easier", level), speech.RATE)
+            play.wait(timeout=20)
+            # Rep 3's hold: "ouch" stops the set.
+            tail.wait_for(lambda e: e["type"] == "count" and e.get("rep") == 3
+                          and e["beat"] == "hold", timeout=60)
+            play = mic.play_samples(command_clip("ouch", level), speech.RATE)
+            play.wait(timeout=20)
+            said_end = time.monotonic()
+            seen_pain, pain = tail.wait_for(lambda e: e["type"] == "set_end", timeout=20)
+            time.sleep(3.0)  # the coach keeps talking (safety message): still no self-trigger
+        finally:
+            out, err = stop(proc, tail, tmp_path)
+    assert proc.returncode == 0, err[-2000:]
+    assert "Traceback" not in err, err[-3000:]
+    events = [e for _, e in tail.events]
+    commands = [e for e in events if e["type"] == "command"]
+    assert [c["intent"] for c in commands] == ["easier", "pain"], commands
+    assert all(c["engine"] == "pocketsphinx" for c in commands)
+    reps = [e for e in events if e["type"] == "rep"]
+    assert reps[0]["stop_deg"] == 45 and reps[1]["stop_deg"] == 30  # from the next rep on
+    assert pain["reason"] == "pain"
+    assert seen_pain - said_end < 1.0  # the set stopped within a second of "ouch"
+    assert not [e for e in events if e["type"] == "count" and e["t"] > pain["t"]]
+    assert events[-1]["type"] == "session_end"  # SIGTERM: ended, saved, summarised
+    assert "perfect" in out
+    assert mic_wav.stat().st_size > 16000 * 2 * 10  # the microphone was recorded
