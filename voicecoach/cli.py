@@ -32,7 +32,7 @@ from .intents import PhraseTable
 from .knowledge import STOP_POINTS, VARIATION_SLUGS, Level
 from .lang import LANGUAGES
 from .live import EchoSink, run_live, run_mic_replay
-from .mic import AudioInputError, WavSource
+from .mic import AudioInputError, WavSource, parse_device
 from .mixer import NoOutputDevice
 from .models import ModelError
 from .phrasecache import PhraseCache
@@ -212,7 +212,7 @@ def open_voice(plan: Plan, opts: dict[str, Any], to_device: bool) -> VoiceSink |
             out=out,
             texts=speakable_texts(plan),
             tick=opts["tick"],
-            device=int(device) if device and device.isdigit() else device,
+            device=parse_device(device),
             progress=_RenderProgress(),
         )
     except (TtsError, NoOutputDevice) as exc:
@@ -362,7 +362,8 @@ def run_start(recorder: Recorder, base: Plan, override: LevelOverride, text_mode
         if view is not None:
             view.start()
         if hearing is not None:
-            listener = hearing.listener(inputs, lambda: voice.clock(),  # type: ignore[union-attr]
+            assert voice is not None  # hearing needs the voice's clips and clock
+            listener = hearing.listener(inputs, voice.clock,
                                         on_level=view.level if view else None,
                                         on_state=view.mic_state if view else None)
             run_live(session, listener, clock, hearing.guard, inputs)
@@ -446,7 +447,9 @@ def replay(script: Path, as_json: bool, db: Path | None, started_at: datetime | 
             recognizer = open_recognizer(plan, engine, opts["model"])
             guard = EchoGuard()
             sinks.append(EchoSink(guard, speech_s))
-            reference = echo_reference(plan, opts)
+            # The clips the voice already rendered (with --out), else render them now.
+            reference = (EchoReference(voice.cache.clip, voice.cache.rate) if voice is not None
+                         else echo_reference(plan, opts))
             if reference is not None:
                 sinks.append(reference)
             try:

@@ -17,9 +17,9 @@ from typing import Any
 import click
 
 from .asr import AsrError, Recognizer
-from .handsfree import check_microphone, parse_device, terminate_as_interrupt
+from .handsfree import check_microphone, terminate_as_interrupt
 from .intents import Intent, PhraseTable
-from .mic import AudioInputError, Microphone, MicSettings
+from .mic import AudioInputError, Microphone, MicSettings, parse_device
 from .models import ModelError
 from .recproc import RecognizerProcess, RecognizerSpec
 

@@ -7,6 +7,7 @@ from pathlib import Path
 import click
 
 from voicecoach.events import Event
+from voicecoach.mic import parse_device
 from voicecoach.mixer import NoOutputDevice
 from voicecoach.tts import ENGINES, TtsError, TtsSettings, list_voices
 from voicecoach.voice import build_voice
@@ -42,7 +43,7 @@ def say(text: str, tts: str, voice: str | None, rate: int, out: Path | None,
     """Speak TEXT with the coach's voice (through the phrase cache)."""
     if not text.strip():
         raise click.BadParameter("give some words to say", param_hint="TEXT")
-    dev: int | str | None = int(device) if device and device.isdigit() else device
+    dev = parse_device(device)
     try:
         sink = build_voice(TtsSettings(tts, voice, rate), out=out, texts=[text], device=dev)
         sink(Event(0.0, "cue", {"text": text}))

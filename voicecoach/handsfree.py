@@ -31,18 +31,12 @@ from .mic import (
     NoMicrophoneError,
     choose_input,
     list_devices,
+    parse_device,
 )
 from .runner import Sink
 from .voice import VoiceSink
 
 log = logging.getLogger(__name__)
-
-
-def parse_device(spec: str | int | None) -> int | str | None:
-    """A device given as text: an index when it is a number, else a name substring."""
-    if isinstance(spec, str) and spec.strip().isdigit():
-        return int(spec)
-    return spec or None
 
 
 def check_microphone(device: int | str | None) -> str | None:

@@ -110,6 +110,13 @@ def list_devices(sd: ModuleType | None = None) -> list[DeviceInfo]:
             for i, d in enumerate(sd.query_devices())]
 
 
+def parse_device(spec: str | int | None) -> int | str | None:
+    """A device given as text: an index when it is a number, else a name substring."""
+    if isinstance(spec, str) and spec.strip().isdigit():
+        return int(spec)
+    return spec or None
+
+
 def choose_input(spec: int | str | None, devices: list[DeviceInfo]) -> int | None:
     """Resolve a device index or name substring among input devices (None = default)."""
     inputs = [d for d in devices if d.inputs > 0]
