@@ -74,21 +74,20 @@ def _serve(spec: RecognizerSpec, conn: Connection) -> None:
                 return
             yield msg
 
-    while True:
-        try:
-            cmd = conn.recv()
-        except (EOFError, OSError):
-            return
-        if cmd != "start":
-            return
-        try:
-            for hyp in rec(audio()):
-                conn.send(("hyp", hyp))
-        except Exception as exc:  # noqa: BLE001  a decoder failure ends this call only
-            conn.send(("failed", str(exc)))
-            for _ in audio():  # drain to the end marker
-                pass
-        conn.send(("done", None))
+    try:
+        while conn.recv() == "start":
+            try:
+                for hyp in rec(audio()):
+                    conn.send(("hyp", hyp))
+            except (EOFError, OSError):
+                raise
+            except Exception as exc:  # noqa: BLE001  a decoder failure ends this call only
+                conn.send(("failed", str(exc)))
+                for _ in audio():  # drain to the end marker
+                    pass
+            conn.send(("done", None))
+    except (EOFError, OSError):
+        return  # the parent closed the pipe (it is stopping, or gone): nothing to report
 
 
 class RecognizerProcess:
