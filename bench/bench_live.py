@@ -49,7 +49,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tests import speech
-from tests.test_e2e_pulse import EventTail, returning_user, room
+from tests.test_e2e_pulse import EventTail, command_clip, returning_user, room
 from tests.test_live_replay import first_lift, mic_recording, replay_mic
 from voicecoach.coach import Plan, speakable_texts
 from voicecoach.tts import TtsSettings
@@ -130,7 +130,7 @@ def find(x: np.ndarray, clip: np.ndarray, lo: int, hi: int) -> tuple[int, float]
 def reaction_pulse(n: int) -> None:
     words = ["easier", "harder", "slower", "faster", "how many", "easier", "harder", "slower",
              "faster", "how many"][:n]
-    voice = "flite:awb"
+    voice = "flite:awb"  # command_clip's voice
     lags: list[float] = []
     details = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -149,8 +149,7 @@ def reaction_pulse(n: int) -> None:
                 for rep, word in enumerate(words, start=1):
                     tail.wait_for(lambda e, r=rep: e["type"] == "count" and e.get("rep") == r
                                   and e["beat"] == "hold", timeout=200)
-                    x = speech.synth(word, voice).astype(np.float64)
-                    mic.play_samples(x * 3000 / speech._rms(x), RATE).wait(timeout=20)
+                    mic.play_samples(command_clip(word, 3000.0), RATE).wait(timeout=20)
                 time.sleep(4)
             finally:
                 proc.send_signal(signal.SIGTERM)

@@ -192,3 +192,30 @@ def test_spoken_commands_act_live_and_the_coach_never_obeys_itself(tmp_path: Pat
     assert events[-1]["type"] == "session_end"  # SIGTERM: ended, saved, summarised
     assert "perfect" in out
     assert mic_wav.stat().st_size > 16000 * 2 * 10  # the microphone was recorded
+
+
+def test_serve_starts_a_session_on_the_start_phrase_and_sigterm_saves_it(tmp_path: Path) -> None:
+    db = tmp_path / "j.db"
+    with room(f"serve{os.getpid()}") as (speaker, mic):
+        env = dict(os.environ, PULSE_SINK=speaker.sink, PULSE_SOURCE=mic.source)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "voicecoach", "--debug", "serve", "--once", "--sets", "1",
+             "--reps", "2", "--start-phrase", "computer", "--engine", "pocketsphinx",
+             "--db", str(db)],
+            env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+            text=True)
+        try:
+            time.sleep(8)  # standby: models loaded, microphone open
+            mic.play_samples(command_clip("computer", 3000.0), speech.RATE).wait(timeout=20)
+            time.sleep(12)  # the session's first cues
+        finally:
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=60)
+            (tmp_path / "stderr.txt").write_text(err)
+    assert proc.returncode == 0, err[-2000:]
+    assert "Traceback" not in err, err[-3000:]
+    assert "start phrase heard" in err
+    assert "session over (stop)" in out  # SIGTERM ended the session, summarised
+    history = subprocess.run([sys.executable, "-m", "voicecoach", "history", "--db", str(db)],
+                             capture_output=True, text=True, check=True).stdout
+    assert "bent-knee" in history, history  # and it was saved
