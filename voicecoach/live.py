@@ -221,6 +221,8 @@ class Listener:
                     lost = True
                 self.stopping.wait(RETRY_S)
             except Exception:  # a recognizer crash must not take the session down
+                if self.stopping.is_set():
+                    return  # the recognizer is being shut down with the session
                 log.exception("listener failed; retrying")
                 self.stopping.wait(RETRY_S)
 

@@ -156,11 +156,14 @@ class RecognizerProcess:
             raise failure[0]
 
     def close(self) -> None:
+        """End the worker: it leaves when the pipe closes; one that does not (busy in the
+        decoder, or blocked on a pipe another thread still reads) is killed, since it
+        ignores SIGTERM and would otherwise hold up this process's exit."""
         try:
             self._conn.close()
         except OSError:
             pass
-        self._proc.join(timeout=2.0)
+        self._proc.join(timeout=1.0)
         if self._proc.is_alive():
-            self._proc.terminate()
+            self._proc.kill()
             self._proc.join(timeout=2.0)
