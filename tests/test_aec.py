@@ -6,6 +6,8 @@ import numpy as np
 
 from voicecoach.aec import cancel
 
+from . import speech
+
 RATE = 16000
 
 
@@ -54,3 +56,20 @@ def test_silence_from_the_speaker_leaves_the_microphone_untouched() -> None:
     user = speechlike(3.0, seed=4)
     out = cancel(user, np.zeros_like(user))
     assert np.allclose(out[: len(user) // 320 * 320], user[: len(user) // 320 * 320])
+
+
+
+def test_microphone_noise_where_the_coach_has_no_sound_is_not_amplified() -> None:
+    # A synthetic voice (espeak-ng, the coach's) has next to no energy in some frequency
+    # bins; the microphone's own hiss is there all the same. The filter must not divide that
+    # hiss by next to nothing: it did, and the "cleaned" signal came out 8 dB louder than
+    # the microphone's.
+    text = "Lift your legs slowly. Hold. Lower for three seconds. Breathe out as you lift."
+    coach = speech.concat([speech.synth(text, "espeak:en-us"), speech.silence(700)] * 3)
+    coach = coach.astype(float)
+    echo = room(coach, gain=0.3)
+    noise = np.random.default_rng(3).standard_normal(len(echo)) * 100.0
+    out = cancel(echo + noise, coach)
+    tail = slice(4 * RATE, None)
+    assert db(out[tail]) < db(echo[tail] + noise[tail])
+    assert db(echo[tail]) - db(out[tail] - noise[tail]) > 10.0  # the echo is still removed

@@ -32,7 +32,7 @@ class AecSettings:
     """Length of the echo path the filter can model (milliseconds)."""
     rate: int = 16000
     """Sample rate (hertz)."""
-    step: float = 0.8
+    step: float = 0.6
     """Adaptation step (0..1): larger learns faster and tracks changes, smaller is steadier."""
     residual: float = 0.25
     """Residual suppression: when the error is below this fraction of the echo estimate's
@@ -48,6 +48,9 @@ class AecSettings:
     above_floor: float = 4.0
     """With nothing playing, a block this many times louder than the background noise may
     be the user talking (ratio; 4 = 6 dB)."""
+    bin_floor: float = 0.3
+    """Regularisation of the step in each frequency bin, as a fraction of the reference's
+    mean power over all bins (keeps bins without reference energy from amplifying noise)."""
     double_talk: float = 4.0
     """Once the filter cancels well, a block whose error power jumps above this many times
     the usual residual is taken as the user talking over the coach (ratio)."""
@@ -145,7 +148,13 @@ class EchoCanceller:
             self._mic_avg = 0.9 * self._mic_avg + 0.1 * mic_power
             self._err_avg = 0.9 * self._err_avg + 0.1 * err_power
         ek = np.fft.rfft(np.concatenate([self._zeros, err]))
-        g = step * ek / (self.P * self._power + 1e-3)
+        # Normalised per bin by the reference's power there, with a floor at a fraction of
+        # its mean power: in a bin the coach's voice hardly reaches (a synthetic voice has
+        # almost nothing above 5 kHz), the microphone's noise would otherwise be divided by
+        # next to nothing and blow the filter up (measured: the "cleaned" signal 8 dB louder
+        # than the microphone's with white noise 20 dB under the coach's voice).
+        floor = self.settings.bin_floor * float(self._power.mean())
+        g = step * ek / (self.P * (self._power + floor) + 1e-3)
         for p in range(self.P):
             grad = np.fft.irfft(np.conj(self.X[p]) * g, n=2 * B)
             grad[B:] = 0.0  # keep the filter causal (gradient constraint)
