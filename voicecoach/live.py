@@ -28,6 +28,7 @@ from .events import Event
 from .intents import Intent
 from .mic import AudioBlock, AudioInputError
 from .runner import Notice, Session, run_realtime
+from .voice import AHEAD_S
 
 log = logging.getLogger(__name__)
 
@@ -99,12 +100,17 @@ def run_mic_replay(
     blocks: Iterable[AudioBlock],
     guard: EchoGuard,
     reference: EchoReference | None = None,
+    ahead_s: float = AHEAD_S,
 ) -> None:
     """Replay a microphone recording: session time is the recording's sample clock.
 
     Each command acts at the end of the block in which the recognizer heard it, so the
     recognizer's latency shows in the timeline exactly as it would live. With a
     ``reference`` (the coach's clips) the coach's own voice is removed first, as live.
+    As live, the coach runs ``ahead_s`` ahead of the microphone: a clip must be scheduled
+    before the reference renders the samples it starts in (a clip scheduled into samples
+    already rendered would start late there, and the canceller would subtract a
+    misaligned echo: measured 0 to 18 ms late, which made it add noise instead).
     """
     coach = session.coach
     remover = EchoRemover(reference) if reference is not None else None
@@ -115,7 +121,7 @@ def run_mic_replay(
         for block in blocks:
             if coach.finished:
                 return
-            session.emit(coach.advance(block.end / RATE))
+            session.emit(coach.advance(block.end / RATE + ahead_s))
             yield block if remover is None else remover.clean(bytes(block), block.start)
 
     for hyp in recognizer(clocked()):
