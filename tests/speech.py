@@ -230,6 +230,20 @@ TALK_KO: tuple[str, ...] = (
 )
 TALK = {"en": TALK_EN, "ko": TALK_KO}
 
+# Short everyday utterances, said alone (a reply, a greeting): as short as a command, so
+# only the acoustics can tell them apart.
+SHORT_TALK_EN: tuple[str, ...] = (
+    "okay", "thanks", "really", "hello there", "sure", "I know", "right", "good morning",
+    "see you later", "what time is it", "nice one", "oh well", "maybe later", "come here",
+    "that is funny", "where are you", "I am home", "look at this", "goodbye", "not bad",
+)
+SHORT_TALK_KO: tuple[str, ...] = (
+    "네", "고마워요", "정말요", "안녕하세요", "좋아요", "알아요", "맞아요", "좋은 아침",
+    "나중에 봐요", "지금 몇 시예요", "잘했어요", "어쩔 수 없죠", "나중에요", "이리 와",
+    "재미있네요", "어디 있어요", "집에 왔어요", "이것 좀 봐", "잘 가요", "나쁘지 않네요",
+)
+SHORT_TALK = {"en": SHORT_TALK_EN, "ko": SHORT_TALK_KO}
+
 
 # --- Streams of many utterances, run through a recognizer, scored -------------------------
 
@@ -347,5 +361,8 @@ def command_items(lang: str, voices: Sequence[str]) -> list[tuple[str, str, str 
     return [(p, v, str(i)) for v in voices for i, ps in table.phrases.items() for p in ps]
 
 
-def talk_items(lang: str, voices: Sequence[str]) -> list[tuple[str, str, str | None]]:
-    return [(t, v, None) for v in voices for t in TALK[lang]]
+def talk_items(lang: str, voices: Sequence[str], short: bool = True) -> list[tuple[str, str, str | None]]:
+    """Ordinary talk by every voice: the long sentences, and the short replies with
+    ``short``."""
+    texts = TALK[lang] + (SHORT_TALK[lang] if short else ())
+    return [(t, v, None) for v in voices for t in texts]
