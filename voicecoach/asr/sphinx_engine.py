@@ -13,7 +13,9 @@ threshold. A word garbage loop (everyday words) cannot cover the sounds of talk 
 list; the phone loop covers every sound at a fraction of the cost (39 one-phone words).
 
 A command is short: an utterance still going after ``max_command_ms`` is talk, and says
-nothing more (a command said alone after it is a new utterance). ``p``, ``g`` and that limit
+nothing more until it ends or decoding restarts at ``max_utt_ms`` (in endless babble, such as
+a television, the voice activity detector may never see an end: without that restart the
+coach would be deaf there). ``p``, ``g`` and that limit
 were chosen on the TUNE voices (see tests/speech.py), clean speech, streamed; talk is 20
 sentences and 20 short replies ("okay", "come here", "not bad") per voice:
 
@@ -236,11 +238,11 @@ class SphinxRecognizer:
                     dec.process_raw(speech, False, False)
                     nframe += 1
                     if now - utt_start_ms > s.max_command_ms:
-                        fired = True  # too long for a command: say nothing until it ends
+                        fired = True  # too long for a command: say nothing more in it
                     if now - utt_start_ms > s.max_utt_ms:
                         dec.end_utt()  # talk, not a command: listen afresh from here
                         dec.start_utt()
-                        fired, self._partial_text, utt_start_ms = s.max_command_ms < 1e9, "", now
+                        fired, self._partial_text, utt_start_ms = False, "", now
                         continue
                     h = None if nframe % s.partial_every else self._partial(dec, now, fired)
                     if h is not None:
