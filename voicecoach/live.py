@@ -104,10 +104,10 @@ def run_mic_replay(
 ) -> None:
     """Replay a microphone recording: session time is the recording's sample clock.
 
-    Each command acts at the end of the block in which the recognizer heard it, so the
-    recognizer's latency shows in the timeline exactly as it would live. With a
-    ``reference`` (the coach's clips) the coach's own voice is removed first, as live.
-    As live, the coach runs ``ahead_s`` ahead of the microphone: a clip must be scheduled
+    Each command acts at the coach's time when the recognizer heard it: the end of that
+    block plus ``ahead_s``, so the recognizer's latency shows in the timeline exactly as it
+    would live. With a ``reference`` (the coach's clips) the coach's own voice is removed
+    first, as live. As live, the coach runs ``ahead_s`` ahead of the microphone: a clip must be scheduled
     before the reference renders the samples it starts in (a clip scheduled into samples
     already rendered would start late there, and the canceller would subtract a
     misaligned echo: measured 0 to 18 ms late, which made it add noise instead).

@@ -15,8 +15,8 @@ list; the phone loop covers every sound at a fraction of the cost (39 one-phone 
 A command is short: an utterance still going after ``max_command_ms`` is talk, and says
 nothing more until it ends or decoding restarts at ``max_utt_ms`` (in endless babble, such as
 a television, the voice activity detector may never see an end: without that restart the
-coach would be deaf there). ``p``, ``g`` and that limit
-were chosen on the TUNE voices (see tests/speech.py), clean speech, streamed; talk is 20
+coach would be deaf there). ``p``, ``g`` and that limit were chosen on the TUNE voices (see
+tests/speech.py), clean speech, streamed, before the noise suppressor was added; talk is 20
 sentences and 20 short replies ("okay", "come here", "not bad") per voice:
 
     p      g    limit   accuracy  false/60 short  false/60 sentences
@@ -80,7 +80,8 @@ class SphinxSettings:
     max_utt_ms: decoding restarts after this much speech (ms), which bounds the cost of
         continuous speech such as the coach's own voice.
     max_command_ms: an utterance longer than this is talk, not a command (the longest
-        phrase takes about 1.5 s): nothing fires until it ends (ms).
+        phrase takes about 1.5 s): nothing more fires in it until it ends or decoding
+        restarts at ``max_utt_ms`` (ms).
     denoise: suppress steady background noise first (see voicecoach.denoise): commands
         heard with white noise 20 dB under the voice 41% -> 50%, at 10 dB 0% -> 19%, clean
         unchanged (TUNE voices).
