@@ -8,7 +8,7 @@ import pytest
 
 from voicecoach.coach import Plan, speakable_texts
 from voicecoach import lang as lang_pkg
-from voicecoach.lang import LANGUAGES, load
+from voicecoach.lang import LANGUAGES, load, tts_voice
 from voicecoach.knowledge import STOP_POINTS, VARIATION_SLUGS
 
 from .coachkit import replay
@@ -46,3 +46,10 @@ def test_a_whole_session_runs_in_each_language(lang: str) -> None:
     allowed = set(speakable_texts(plan))
     assert all(e.text in allowed for e in events if e.spoken)
     assert events[-1].type == "session_end"
+
+
+def test_a_korean_session_speaks_with_the_korean_voice_unless_the_user_chose_one() -> None:
+    assert tts_voice("ko", "pyttsx3", None) == "ko"
+    assert tts_voice("en", "pyttsx3", None) is None
+    assert tts_voice("ko", "pyttsx3", "gmw/en-us") == "gmw/en-us"
+    assert tts_voice("ko", "piper", None) is None  # Piper: the installed voice package

@@ -109,3 +109,23 @@ def test_voices_lists_engines() -> None:
     assert result.exit_code == 0
     assert "pyttsx3:" in result.output and "gmw/en-us" in result.output
     assert "piper:" in result.output
+
+
+def _mean_log_spectrum(samples: np.ndarray) -> np.ndarray:
+    n = 512
+    frames = [np.abs(np.fft.rfft(samples[i:i + n] * np.hanning(n)))
+              for i in range(0, len(samples) - n, n // 2)]
+    return np.log(np.mean(frames, axis=0) + 1e-6)
+
+
+def test_a_synth_speaks_with_its_own_voice_whatever_another_synth_chose() -> None:
+    # pyttsx3 gives every caller in a process one shared engine: the voice chosen for one
+    # synth must not leak into another that chose none (espeak renders a phrase a few
+    # samples differently each time, so compare the voices' spectra).
+    text = "Press your lower back into the floor."
+    before = _mean_log_spectrum(make_synth(TtsSettings()).render(text)[0])
+    other = make_synth(TtsSettings(voice="gmw/en-us"))  # still alive while the next one speaks
+    american = _mean_log_spectrum(other.render(text)[0])
+    after = _mean_log_spectrum(make_synth(TtsSettings()).render(text)[0])
+    assert np.abs(american - before).mean() > 0.08
+    assert np.abs(after - before).mean() < 0.04

@@ -30,7 +30,7 @@ from .echopath import EchoReference
 from .handsfree import open_hearing, terminate_as_interrupt
 from .intents import PhraseTable
 from .knowledge import STOP_POINTS, VARIATION_SLUGS, Level
-from .lang import LANGUAGES
+from .lang import LANGUAGES, tts_voice
 from .live import EchoSink, run_live, run_mic_replay
 from .mic import AudioInputError, WavSource, parse_device
 from .mixer import NoOutputDevice
@@ -194,6 +194,11 @@ class _RenderProgress:
                     click.echo(" done.", err=True)
 
 
+def tts_settings(lang: str, opts: dict[str, Any]) -> TtsSettings:
+    """The coach's voice settings from the --tts/--voice/--rate options, for ``lang``."""
+    return TtsSettings(opts["tts"], tts_voice(lang, opts["tts"], opts["voice"]), opts["rate"])
+
+
 def open_voice(plan: Plan, opts: dict[str, Any], to_device: bool) -> VoiceSink | None:
     """The coach's voice: the speaker, a WAV (--out), or None (text only)."""
     out = opts["out"]
@@ -206,7 +211,7 @@ def open_voice(plan: Plan, opts: dict[str, Any], to_device: bool) -> VoiceSink |
         except OSError as exc:
             raise click.ClickException(f"cannot write {out}: {exc.strerror}") from None
     try:
-        settings = TtsSettings(opts["tts"], opts["voice"], opts["rate"])
+        settings = tts_settings(plan.lang, opts)
         return build_voice(
             settings,
             out=out,
@@ -223,7 +228,7 @@ def echo_reference(plan: Plan, opts: dict[str, Any]) -> EchoReference | None:
     """The coach's clips as its speaker played them, so a recorded microphone can have the
     coach's own voice removed as live; None (with a warning) when they cannot be rendered."""
     try:
-        settings = TtsSettings(opts["tts"], opts["voice"], opts["rate"])
+        settings = tts_settings(plan.lang, opts)
         cache = PhraseCache(settings)
         cache.ensure(speakable_texts(plan), progress=_RenderProgress())
     except TtsError as exc:

@@ -128,6 +128,16 @@ def _espeak_sync() -> Callable[[], object]:
     return getattr(_espeak, "Synchronize", lambda: None)
 
 
+_default_voice: list[str] = []
+
+
+def _driver_default_voice(engine: Any) -> str:
+    """The voice pyttsx3's driver starts with, as read the first time an engine exists."""
+    if not _default_voice:
+        _default_voice.append(str(engine.getProperty("voice") or ""))
+    return _default_voice[0]
+
+
 class Pyttsx3Synth:
     engine = "pyttsx3"
 
@@ -146,6 +156,7 @@ class Pyttsx3Synth:
                 f"pyttsx3 could not start its speech driver ({e}); "
                 "on Linux install espeak-ng: sudo apt install espeak-ng"
             ) from e
+        default_voice = _driver_default_voice(self._engine)
         if voice is not None:
             known = {v.id for v in self._voices()}
             if voice.lower() not in known:
@@ -157,8 +168,11 @@ class Pyttsx3Synth:
                     f"pyttsx3 has no voice {voice!r}; try one of {', '.join(close)} "
                     "(list them all with: voicecoach voices)"
                 )
-            self._engine.setProperty("voice", voice)
-        self._engine.setProperty("rate", rate)
+        # pyttsx3.init() hands every caller in a process the same engine, so another
+        # synth's voice or rate would leak into this one: both are set again before
+        # each phrase, and "no voice given" means the driver's default, not the last one.
+        self._voice = voice or default_voice
+        self._rate = rate
         self._sync = _espeak_sync()
 
     def _voices(self) -> list[Any]:
@@ -196,6 +210,9 @@ class Pyttsx3Synth:
             # The espeak driver prints "Audio saved to ..." on stdout; keep stdout clean
             # (the CLI prints JSON events there).
             with contextlib.redirect_stdout(io.StringIO()):
+                if self._voice:
+                    self._engine.setProperty("voice", self._voice)
+                self._engine.setProperty("rate", self._rate)
                 self._engine.save_to_file(text, tmp)
                 self._engine.runAndWait()
             self._sync()

@@ -5,6 +5,7 @@ Each language module defines:
 - ``MESSAGES``: message id -> template (``str.format`` fields) of everything the coach says;
 - ``PHRASES``: intent name -> the phrasings a user may say (the first one is canonical);
 - ``PAIN_WORDS``: words that make any text a pain report;
+- ``PYTTSX3_VOICE``: the pyttsx3 voice id for the language when the user chose none;
 - ``number(n)``, ``days(n)``, ``variation_name(slug, short)``, ``stop_name(deg, short)``:
   words for values.
 """
@@ -47,3 +48,10 @@ def load(lang: str) -> ModuleType:
     if lang not in LANGUAGES:
         raise ValueError(f"language {lang!r} is not one of: {', '.join(LANGUAGES)}")
     return import_module(f"voicecoach.lang.{lang}")
+
+
+def tts_voice(lang: str, engine: str, voice: str | None) -> str | None:
+    """The voice to speak ``lang`` with: the user's choice, else the language's pyttsx3 voice."""
+    if voice is not None or engine != "pyttsx3":
+        return voice
+    return load(lang).PYTTSX3_VOICE

@@ -49,6 +49,9 @@ def stop_name(deg: int, short: bool = False) -> str:
 #: variation, stop (long names); var, at (short names, for replies mid-set).
 #: Replies said during a set must be short (about a second): they have to fit
 #: between two counts.
+#: The pyttsx3 voice that speaks this language when none is chosen (the speech driver's own default voice).
+PYTTSX3_VOICE: str | None = None
+
 MESSAGES: dict[str, str] = {
     # First use and setup
     "disclaimer": "One thing first: I am a training aid, not medical advice. "
