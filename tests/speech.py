@@ -314,7 +314,8 @@ def run_recognizer(rec, audio: np.ndarray, block_ms: float = 20.0) -> tuple[list
 
 
 def score(segs: Sequence[Segment], fired: Sequence[tuple], slack_ms: float = 1500.0) -> dict:
-    """Match each fired hypothesis to the utterance it fired in (start .. end + slack).
+    """Match each fired hypothesis to the utterance it fired in: the last one that started
+    before it fired, if that one ended at most ``slack_ms`` before.
 
     Returns counts: commands, correct, wrong (another intent), missed, false (fired during a
     non-command utterance or in silence), latencies (fire time - utterance end, ms, correct
@@ -323,10 +324,13 @@ def score(segs: Sequence[Segment], fired: Sequence[tuple], slack_ms: float = 150
     res: dict = {"commands": 0, "correct": 0, "wrong": 0, "missed": 0, "false": 0,
                  "latency_ms": [], "t_err_ms": [], "problems": []}
     used: set[int] = set()
-    for seg in segs:
+    for k, seg in enumerate(segs):
+        until = seg.end_ms + slack_ms
+        if k + 1 < len(segs):
+            until = min(until, segs[k + 1].start_ms)
         hits = [
             (i, h, f) for i, (h, f) in enumerate(fired)
-            if i not in used and seg.start_ms <= f <= seg.end_ms + slack_ms
+            if i not in used and seg.start_ms <= f < until
         ]
         for i, _, _ in hits:
             used.add(i)
