@@ -73,3 +73,20 @@ def test_microphone_noise_where_the_coach_has_no_sound_is_not_amplified() -> Non
     tail = slice(4 * RATE, None)
     assert db(out[tail]) < db(echo[tail] + noise[tail])
     assert db(echo[tail]) - db(out[tail] - noise[tail]) > 10.0  # the echo is still removed
+
+
+def test_the_background_noise_stays_steady_while_the_coach_talks() -> None:
+    # Once the filter has learned the echo path, what is left of the coach's voice is turned
+    # down, but no further than the room's own noise: noise switched on and off with the
+    # coach's syllables sounds like speech to the voice activity detector, and a whole
+    # replayed session became one endless utterance in which no command could be heard.
+    text = "Lift your legs slowly. Hold. Lower for three seconds. Breathe out as you lift."
+    coach = speech.concat([speech.synth(text, "espeak:en-us"), speech.silence(300)] * 4)
+    coach = coach.astype(float)
+    echo = room(coach, gain=0.5)
+    noise = np.random.default_rng(4).standard_normal(len(echo)) * 0.1 * np.sqrt(np.mean(echo**2))
+    out = cancel(echo + noise, coach)
+    blocks = out[6 * RATE : len(out) // 320 * 320].reshape(-1, 320)
+    power_db = 10 * np.log10(np.mean(blocks**2, axis=1) + 1e-9)
+    noise_db = 10 * np.log10(np.mean(noise**2))
+    assert np.percentile(power_db, 10) > noise_db - 3.0

@@ -36,7 +36,8 @@ class AecSettings:
     """Adaptation step (0..1): larger learns faster and tracks changes, smaller is steadier."""
     residual: float = 0.25
     """Residual suppression: when the error is below this fraction of the echo estimate's
-    power (the coach talking alone), the output is attenuated by ``suppress_gain``."""
+    power (the coach talking alone), the output is attenuated by ``suppress_gain``, but not
+    below the background noise."""
     suppress_gain: float = 0.05
     """Gain applied to the residual echo when suppressed (0.05 = -26 dB)."""
     max_talk_s: float = 2.0
@@ -123,8 +124,14 @@ class EchoCanceller:
             return err
         out = err
         echo_power = float(np.dot(echo, echo))
-        if self.converged and float(np.dot(err, err)) < self.settings.residual * echo_power:
-            out = err * self.settings.suppress_gain  # only the coach's residue is left
+        residue = float(np.dot(err, err))
+        if self.converged and residue < self.settings.residual * echo_power:
+            # Only the coach's residue is left: turn it down, but no further than the
+            # background noise. Gating the noise on and off with the coach's syllables
+            # makes it sound like speech to the voice activity detector (measured: a
+            # replayed session with noise 20 dB under the voice was one endless utterance).
+            gain = max(self.settings.suppress_gain, math.sqrt(self._floor / max(residue, 1e-9)))
+            out = err * min(1.0, gain)
         self._power = 0.8 * self._power + 0.2 * (np.abs(xk) ** 2)
         err_power = float(np.dot(err, err))
         step = self.settings.step
