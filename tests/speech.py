@@ -93,7 +93,7 @@ def synth(text: str, voice: str) -> np.ndarray:
                 check=True,
                 capture_output=True,
             )
-            tmp_path = path.with_suffix(".part")
+            tmp_path = path.with_suffix(f".{os.getpid()}.part")  # two runs may race
             shutil.copyfile(conv, tmp_path)
             tmp_path.replace(path)
     return trim(_read_wav(path))
@@ -314,8 +314,10 @@ def run_recognizer(rec, audio: np.ndarray, block_ms: float = 20.0) -> tuple[list
 
 
 def score(segs: Sequence[Segment], fired: Sequence[tuple], slack_ms: float = 1500.0) -> dict:
-    """Match each fired hypothesis to the utterance it fired in: the last one that started
-    before it fired, if that one ended at most ``slack_ms`` before.
+    """Match each fired hypothesis to the utterance it names: the one whose end is nearest
+    the phrase end the engine reports (``t_ms``), within ``slack_ms`` after it (or 500 ms
+    before its start). Matching by the firing time instead credits a late firing to the
+    next utterance, or a fast one to the previous.
 
     Returns counts: commands, correct, wrong (another intent), missed, false (fired during a
     non-command utterance or in silence), latencies (fire time - utterance end, ms, correct
@@ -323,15 +325,15 @@ def score(segs: Sequence[Segment], fired: Sequence[tuple], slack_ms: float = 150
     """
     res: dict = {"commands": 0, "correct": 0, "wrong": 0, "missed": 0, "false": 0,
                  "latency_ms": [], "t_err_ms": [], "problems": []}
+    owner: dict[int, int] = {}
+    for i, (h, _) in enumerate(fired):
+        near = [(abs(h.t_ms - seg.end_ms), k) for k, seg in enumerate(segs)
+                if seg.start_ms - 500.0 <= h.t_ms <= seg.end_ms + slack_ms]
+        if near:
+            owner[i] = min(near)[1]
     used: set[int] = set()
     for k, seg in enumerate(segs):
-        until = seg.end_ms + slack_ms
-        if k + 1 < len(segs):
-            until = min(until, segs[k + 1].start_ms)
-        hits = [
-            (i, h, f) for i, (h, f) in enumerate(fired)
-            if i not in used and seg.start_ms <= f < until
-        ]
+        hits = [(i, h, f) for i, (h, f) in enumerate(fired) if owner.get(i) == k]
         for i, _, _ in hits:
             used.add(i)
         if seg.intent is None:

@@ -32,6 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..denoise import DELAY_MS as DENOISE_DELAY_MS
+from ..denoise import denoised
 from ..intents import PhraseTable
 from . import RATE, AsrError, Hypothesis, prefix_conflicts
 
@@ -74,6 +76,9 @@ class VoskSettings:
         measured; subtracted to report the phrase end time of a partial fire.
     min_conf: lowest word confidence (0..1) accepted on a final result.
     min_partial_conf: lowest word confidence (0..1) for a command fired on a partial result.
+    denoise: suppress steady background noise first (see voicecoach.denoise). Korean model,
+        TUNE voices: white noise 20 dB under the voice 8% -> 28% of commands heard, clean
+        37% -> 33%; HELD-OUT: 20 dB 10% -> 30%, 10 dB 0% -> 11%, clean 34% -> 30%.
     partial_confidence: confidence reported for a partial fire (partials carry none).
     """
 
@@ -85,6 +90,7 @@ class VoskSettings:
     partial_lag_ms: int = 180
     min_conf: float = 0.6
     min_partial_conf: float = 0.6
+    denoise: bool = True
     partial_confidence: float = 0.9
 
 
@@ -196,6 +202,8 @@ class VoskRecognizer:
         intent = self.table.exact(phrase)
         if intent is None:
             return None
+        if self.settings.denoise:
+            t_ms -= DENOISE_DELAY_MS
         return Hypothesis(int(round(t_ms)), intent, phrase, conf, self.engine)
 
     def _final(self, res: dict[str, Any]) -> Hypothesis | None:
@@ -219,6 +227,8 @@ class VoskRecognizer:
         samples = 0
         fired = False
         partial, since = "", 0.0
+        if s.denoise:
+            blocks = denoised(blocks)
         for block in blocks:
             samples += len(block) // 2
             now = samples * 1000.0 / RATE
