@@ -152,3 +152,17 @@ def test_vosk_korean_rejects_most_ordinary_talk(vosk_ko: VoskRecognizer) -> None
     r = run(vosk_ko, speech.talk_items("ko", ["espeak:ko"]))
     print("vosk ko talk:", r["problems"])
     assert r["false"] <= 5, r["problems"]  # measured 2 of 20 sentences
+
+
+def test_pocketsphinx_hears_commands_over_background_music(sphinx: SphinxRecognizer) -> None:
+    # Music never pauses: to the voice activity detector alone it was one endless utterance
+    # and no command inside it was ever a phrase on its own (0 %). Only frames well above
+    # the recent background now start and continue an utterance.
+    audio, segs = speech.build_stream(speech.command_items("en", ["flite:rms"]), gap_ms=800.0)
+    babble = [speech.synth(t, "flite:slt") for t in speech.TALK_EN[:4]]
+    noisy = speech.mix_snr(audio, "music", 20.0, seed=2, babble_from=babble)
+    r = speech.score(segs, speech.run_recognizer(sphinx, noisy)[0])
+    acc = r["correct"] / r["commands"]
+    print(f"pocketsphinx flite:rms over music at 20 dB: {acc:.0%}", r["problems"])
+    assert acc >= 0.35, r["problems"]
+    assert r["wrong"] <= 3, r["problems"]
