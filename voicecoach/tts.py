@@ -206,16 +206,16 @@ class Pyttsx3Synth:
             # espeak synthesises on its own thread. Waiting for it to be idle before and
             # after each phrase keeps a late callback of one phrase out of the next one
             # and keeps the driver from cancelling a phrase it thinks is still playing.
-            self._sync()
-            # The espeak driver prints "Audio saved to ..." on stdout; keep stdout clean
-            # (the CLI prints JSON events there).
+            # The espeak driver prints "Audio saved to ..." on stdout from that callback;
+            # keep stdout clean (the CLI prints JSON events there) until it is idle.
             with contextlib.redirect_stdout(io.StringIO()):
+                self._sync()
                 if self._voice:
                     self._engine.setProperty("voice", self._voice)
                 self._engine.setProperty("rate", self._rate)
                 self._engine.save_to_file(text, tmp)
                 self._engine.runAndWait()
-            self._sync()
+                self._sync()
             return read_wav(tmp)
         finally:
             with contextlib.suppress(OSError):
