@@ -6,10 +6,10 @@ import string
 
 import pytest
 
-from voicecoach.coach import Plan, speakable_texts
 from voicecoach import lang as lang_pkg
-from voicecoach.lang import LANGUAGES, load, tts_voice
+from voicecoach.coach import Plan, speakable_texts
 from voicecoach.knowledge import STOP_POINTS, VARIATION_SLUGS
+from voicecoach.lang import LANGUAGES, load, tts_voice
 
 from .coachkit import replay
 

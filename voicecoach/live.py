@@ -107,10 +107,10 @@ def run_mic_replay(
     Each command acts at the coach's time when the recognizer heard it: the end of that
     block plus ``ahead_s``, so the recognizer's latency shows in the timeline exactly as it
     would live. With a ``reference`` (the coach's clips) the coach's own voice is removed
-    first, as live. As live, the coach runs ``ahead_s`` ahead of the microphone: a clip must be scheduled
-    before the reference renders the samples it starts in (a clip scheduled into samples
-    already rendered would start late there, and the canceller would subtract a
-    misaligned echo: measured 0 to 18 ms late, which made it add noise instead).
+    first, as live. As live, the coach runs ``ahead_s`` ahead of the microphone: a clip must
+    be scheduled before the reference renders the samples it starts in (a clip scheduled
+    into samples already rendered would start late there, and the canceller would subtract
+    a misaligned echo: measured 0 to 18 ms late, which made it add noise instead).
     """
     coach = session.coach
     remover = EchoRemover(reference) if reference is not None else None

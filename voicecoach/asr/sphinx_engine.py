@@ -17,9 +17,11 @@ nothing more until it ends or decoding restarts at the first pause after ``max_u
 endless babble, such as a television, the voice activity detector may never see an end: without
 that restart the coach would be deaf there). After such a restart a phrase fires only when a
 real end of speech follows it: partial results inside continuous speech (the coach's own
-lines run together) were where false commands came from. ``p``, ``g`` and that limit were chosen on the TUNE voices (see
-tests/speech.py), clean speech, streamed, before the noise suppressor was added; talk is 20
-sentences and 20 short replies ("okay", "come here", "not bad") per voice:
+lines run together) were where false commands came from.
+
+``p``, ``g`` and that limit were chosen on the TUNE voices (see tests/speech.py), clean
+speech, streamed, before the noise suppressor was added; talk is 20 sentences and 20 short
+replies ("okay", "come here", "not bad") per voice:
 
     p      g    limit   accuracy  false/60 short  false/60 sentences
     0.1    0.9   none     0.67         6               6
@@ -84,9 +86,10 @@ class SphinxSettings:
     stable_ms: a partial result must stay the same complete phrase this long (ms of audio).
     partial_lag_ms: typical delay from the phrase end to the partial showing it (ms, measured
         on the TUNE voices; negative: the decoder completes the last word before it ends).
-    hangover_frames: non-speech frames (30 ms) still fed after the last speech frame; more
-        are held back until speech resumes (see ``__call__``). 0-2 were best on the TUNE
-        voices (accuracy 0.80-0.81), 5 and 9 worse (0.80, 0.78).
+    hangover_frames: non-speech frames (30 ms) after the last speech frame that still count
+        in the running cepstral mean kept at the end of an utterance (see ``__call__``).
+        TUNE voices: 0 -> accuracy 0.82, 1 -> 0.81 with fewer false commands, 3 -> 0.81,
+        6 -> 0.78.
     partial_every: look at the partial hypothesis every this many 30 ms frames (count);
         reading it is the costly part of decoding.
     max_utt_ms: decoding restarts at the first pause after this much speech (ms), which

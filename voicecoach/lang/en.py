@@ -45,13 +45,15 @@ def stop_name(deg: int, short: bool = False) -> str:
     return number(deg) if short else f"{number(deg)} degrees"
 
 
+#: The pyttsx3 voice for this language when the user chose none
+#: (the speech driver's own default voice).
+PYTTSX3_VOICE: str | None = None
+
+
 #: Everything the coach says. Fields: n, total, sets, reps, seconds (number words);
 #: variation, stop (long names); var, at (short names, for replies mid-set).
 #: Replies said during a set must be short (about a second): they have to fit
 #: between two counts.
-#: The pyttsx3 voice that speaks this language when none is chosen (the speech driver's own default voice).
-PYTTSX3_VOICE: str | None = None
-
 MESSAGES: dict[str, str] = {
     # First use and setup
     "disclaimer": "One thing first: I am a training aid, not medical advice. "

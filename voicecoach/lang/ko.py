@@ -61,11 +61,13 @@ def stop_name(deg: int, short: bool = False) -> str:
     return f"{_sino(deg)} 도"
 
 
-#: Everything the coach says; the same ids and format fields as the English table.
-#: Replies said during a set are short: they have to fit between two counts.
-#: The pyttsx3 voice that speaks this language when none is chosen (espeak-ng's Korean voice).
+#: The pyttsx3 voice for this language when the user chose none
+#: (espeak-ng's Korean voice).
 PYTTSX3_VOICE: str | None = "ko"
 
+
+#: Everything the coach says; the same ids and format fields as the English table.
+#: Replies said during a set are short: they have to fit between two counts.
 MESSAGES: dict[str, str] = {
     # 진행과 빈도
     "since_days": "지난 운동은 {days} 전이었어요.",
