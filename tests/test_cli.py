@@ -123,6 +123,37 @@ def test_replay_out_writes_what_the_speaker_would_play(tmp_path: Path) -> None:
     assert before < 50 < after  # silence, then the count starts on its sample
 
 
+def test_replaying_the_coachs_own_voice_keeps_its_timeline_and_obeys_nothing(
+        tmp_path: Path) -> None:
+    """A recording of a microphone that heard only the coach (and a quiet room): replayed,
+    the coach says the same lines at the same times (its real clip lengths) and removes its
+    own voice."""
+    import numpy as np
+
+    from voicecoach.phrasecache import read_wav, resample
+
+    from . import speech
+
+    script, coach = tmp_path / "s.txt", tmp_path / "coach.wav"
+    script.write_text("# nothing said\n")
+    args = ["--sets", "1", "--reps", "2", "--json"]
+    code, out, _ = run("replay", str(script), *args, "--out", str(coach))
+    assert code == 0
+    samples, rate = read_wav(coach)
+    mic = tmp_path / "mic.wav"
+    room = speech.mix_snr(resample(samples * 32767.0, rate, 16000), "white", 30.0, seed=1)
+    speech.write_wav(mic, np.clip(np.round(room), -32768, 32767).astype(np.int16))
+    code, heard, err = run("replay", str(mic), *args, "--engine", "pocketsphinx")
+    assert code == 0, err
+
+    def spoken(events: list[dict]) -> list[tuple[str, str]]:
+        return [(f"{e['t']:.2f}", e["text"]) for e in events if e.get("text")]
+
+    live, replayed = events_of(out), events_of(heard)
+    assert not [e for e in replayed if e["type"] == "command"]
+    assert spoken(replayed)[:40] == spoken(live)[:40]
+
+
 def test_unwritable_out_is_a_one_line_error(tmp_path: Path) -> None:
     script = tmp_path / "s.txt"
     script.write_text("1 stop\n")

@@ -224,9 +224,10 @@ def open_voice(plan: Plan, opts: dict[str, Any], to_device: bool) -> VoiceSink |
         raise click.ClickException(str(exc)) from None
 
 
-def echo_reference(plan: Plan, opts: dict[str, Any]) -> EchoReference | None:
+def rendered_clips(plan: Plan, opts: dict[str, Any]) -> PhraseCache | None:
     """The coach's clips as its speaker played them, so a recorded microphone can have the
-    coach's own voice removed as live; None (with a warning) when they cannot be rendered."""
+    coach's own voice removed, and each line last as long, as live; None (with a warning)
+    when they cannot be rendered."""
     try:
         settings = tts_settings(plan.lang, opts)
         cache = PhraseCache(settings)
@@ -234,7 +235,7 @@ def echo_reference(plan: Plan, opts: dict[str, Any]) -> EchoReference | None:
     except TtsError as exc:
         log.warning("the coach's voice cannot be rendered (%s): no echo cancellation", exc)
         return None
-    return EchoReference(cache.clip, cache.rate)
+    return cache
 
 
 DB_OPTION = click.option(
@@ -444,19 +445,21 @@ def replay(script: Path, as_json: bool, db: Path | None, started_at: datetime | 
     voice = open_voice(plan, opts, to_device=False)
     if voice is not None:
         sinks.append(voice)
-    speech_s = voice.cache.duration_s if voice else estimate_speech_s
+    # A recorded microphone heard the coach's real clips: the replayed coach must say the
+    # same lines at the same times (and know them, to remove them from the recording).
+    clips = voice.cache if voice is not None else rendered_clips(plan, opts) if mic_file else None
+    speech_s = clips.duration_s if clips is not None else estimate_speech_s
+    guard = EchoGuard()
+    reference = EchoReference(clips.clip, clips.rate) if clips is not None else None
+    if mic_file:
+        sinks.append(EchoSink(guard, speech_s))
+        if reference is not None:
+            sinks.append(reference)
     coach = Coach(plan, speech_s=speech_s)
     session = Session(coach, PhraseTable.for_lang(plan.lang), sinks)
     try:
         if mic_file:
             recognizer = open_recognizer(plan, engine, opts["model"])
-            guard = EchoGuard()
-            sinks.append(EchoSink(guard, speech_s))
-            # The clips the voice already rendered (with --out), else render them now.
-            reference = (EchoReference(voice.cache.clip, voice.cache.rate) if voice is not None
-                         else echo_reference(plan, opts))
-            if reference is not None:
-                sinks.append(reference)
             try:
                 with WavSource(script) as source:
                     run_mic_replay(session, recognizer, source, guard, reference)

@@ -32,6 +32,8 @@ RATE = 16000
 Floats = npt.NDArray[np.float64]
 NEAR_KEEP_S = 10.0
 """How long the per-block "user may be talking" flags are kept (seconds)."""
+REPORT_S = 5
+"""How often the canceller's state goes to the debug log (seconds of audio)."""
 
 
 class EchoReference:
@@ -211,6 +213,9 @@ class EchoRemover:
             frames.append(self.canceller.process(block, ref))
             self._near.append((s0 + B, self.canceller.near_end))
             self._update_shift()
+            if (s0 // B) % (REPORT_S * RATE // B) == 0:
+                log.debug("echo canceller at %.1f s: removes %.1f dB, delay %.0f ms",
+                          s0 / RATE, self.canceller.erle_db, self.delay_s * 1000)
         self._buf, self._buf_start = self._buf[n:], self._buf_start + n
         out = np.concatenate(frames)
         return np.clip(out, -32768, 32767).astype("<i2").tobytes()

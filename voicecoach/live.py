@@ -76,19 +76,22 @@ class GuardedSession(Session):
             said = item
             if self.remover is not None:  # back to when the coach played what was heard
                 said = replace(item, t_ms=item.t_ms - int(round(self.remover.delay_s * 1000)))
-            untrusted = False
+            why = ""
             if self.remover is not None and self.guard.playing(said.t_ms):
-                if self.remover.canceller.erle_db < TRUST_ERLE_DB:
+                erle = self.remover.canceller.erle_db
+                if erle < TRUST_ERLE_DB:
                     # The canceller has not learned the room yet: only pain is believed.
-                    untrusted = item.intent is not Intent.PAIN
-                else:
+                    if item.intent is not Intent.PAIN:
+                        why = f"the echo canceller removes only {erle:.0f} dB yet"
+                elif not self.remover.user_heard(item.t_ms - HEARD_WINDOW_MS, item.t_ms):
                     # Over the coach, believe a command only if the canceller heard more
                     # than its own residue while it was said.
-                    untrusted = not self.remover.user_heard(item.t_ms - HEARD_WINDOW_MS,
-                                                            item.t_ms)
-            if untrusted or self.guard.is_echo(said):
-                log.info("dropped %r (%.2f s) heard while the coach was talking", item.phrase,
-                         item.t_ms / 1000)
+                    why = "only the coach's residue was heard"
+            if not why and self.guard.is_echo(said):
+                why = "the coach was saying those words"
+            if why:
+                log.info("dropped %r (%.2f s) heard while the coach was talking: %s",
+                         item.phrase, item.t_ms / 1000, why)
                 self.guard.dropped += 1
                 return
         super().handle(t, item)
