@@ -94,3 +94,21 @@ def test_pocketsphinx_survives_a_stream_ending_on_a_frame_edge() -> None:
     frame = 480 * 2  # 30 ms frames: the stream below ends exactly on a frame edge
     audio = loud[: len(loud) // frame * frame]
     list(rec([audio[i : i + 640] for i in range(0, len(audio), 640)]))  # must not raise
+
+
+def test_pocketsphinx_names_a_start_phrase_word_it_cannot_pronounce() -> None:
+    from voicecoach.asr.sphinx_engine import SphinxRecognizer
+
+    table = PhraseTable.of("en", {Intent.START: ["start zorbulate"]})
+    with pytest.raises(AsrError, match=r"lacks \['zorbulate'\]"):
+        SphinxRecognizer("en", table=table)
+
+
+def test_pocketsphinx_loads_only_the_grammars_words_and_no_language_model() -> None:
+    from voicecoach.asr.sphinx_engine import SphinxRecognizer
+
+    rec = SphinxRecognizer("en", table=PhraseTable.of("en", {Intent.START: ["computer"]}))
+    dec = rec._decoder()
+    assert dec.lookup_word("computer") is not None
+    assert dec.lookup_word("banana") is None  # the other 134,000 words stay on disk
+    assert rec._config["lm"] is None

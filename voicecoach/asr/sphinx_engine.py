@@ -46,9 +46,11 @@ from __future__ import annotations
 
 import logging
 import math
+import tempfile
 from collections import deque
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -113,6 +115,17 @@ class SphinxSettings:
     denoise: suppress steady background noise first (see voicecoach.denoise): commands
         heard with white noise 20 dB under the voice 41% -> 50%, at 10 dB 0% -> 19%, clean
         unchanged (TUNE voices).
+    quiet_gain_db: frames of an utterance that are not ``gate_db`` above the background
+        reach the decoder this much quieter (dB; 0 leaves them alone). The grammar wants the
+        phrase alone, and the model has no noise words: the background noise before and
+        after a word was decoded as garbage phones ("f", "th" for white noise), and turned a
+        clean "easier" 40 dB above white noise into garbage. TUNE voices, commands heard:
+
+            gain    clean  white 20 dB  white 10 dB  babble 20 dB  false/120 talk
+            0 dB    0.85      0.62         0.20          0.44            32
+            -20     0.84      0.77           -           0.65             -
+            -30     0.84      0.79         0.25          0.72            30
+            -45     0.84      0.72           -           0.77             -
     beam, word_beam: pruning beams (relative probability; smaller prunes less).
     max_hmm_per_frame: cap on active HMMs per frame (count), bounding the worst case.
     """
@@ -138,13 +151,16 @@ class SphinxSettings:
     beam: float = 1e-25
     word_beam: float = 1e-15
     max_hmm_per_frame: int = 1500
+    quiet_gain_db: float = -30.0
 
 
-WAKE_SETTINGS = SphinxSettings(garbage_prob=0.5, phone_prob=1e-4)
+WAKE_SETTINGS = SphinxSettings(garbage_prob=0.5, phone_prob=1e-4, quiet_gain_db=0.0)
 """Defaults for a table of ONE phrase (a standby wake word such as "computer"). Against the
 phone loop, one phrase has no rival phrases to lose to, so the same ``p``/``g`` hold a lot more
 back: with (0.1, 0.9) "computer" was heard from 3 of 7 voices; with these from 7 of 7, and
-still 0 false wakes in 60 talk sentences and the coach's lines (measured on the TUNE voices)."""
+still 0 false wakes in 60 talk sentences and the coach's lines (measured on the TUNE voices).
+Quieter background frames (``quiet_gain_db``) did not help here: "computer" from 6 of 7
+voices at 0, -20 and -30 dB alike, but at -30 the one missed was a TUNE voice."""
 
 
 def _import_ps() -> Any:
@@ -153,6 +169,19 @@ def _import_ps() -> Any:
     except ImportError as e:  # pragma: no cover - pocketsphinx is a dependency
         raise AsrError("pocketsphinx is not installed: pip install pocketsphinx") from e
     return pocketsphinx
+
+
+def _dictionary_entries(path: Path, words: set[str]) -> str:
+    """The lines of the pronunciation dictionary at ``path`` for ``words`` (with their
+    alternative pronunciations, ``word(2)`` ...). The decoder loads only these: the whole
+    dictionary (134,000 words) cost 60 MB at load time and half a second, for the few
+    dozen words a grammar uses."""
+    try:
+        with path.open(encoding="utf-8") as f:
+            return "".join(line for line in f if line.split(None, 1)[0].split("(")[0] in words)
+    except OSError as e:
+        raise AsrError(f"pocketsphinx's dictionary cannot be read ({e}): reinstall it with "
+                       "pip install --force-reinstall pocketsphinx") from None
 
 
 def grammar(phrases: list[str], s: SphinxSettings) -> tuple[int, list[tuple[Any, ...]]]:
@@ -198,12 +227,19 @@ class SphinxRecognizer:
             raise AsrError("the phrase table has no phrases: nothing to listen for")
         default = WAKE_SETTINGS if len(phrases) == 1 else SphinxSettings()
         self.settings = settings or default
+        words = {w for p in phrases for w in p.split()}
+        self._dict_text = _dictionary_entries(
+            Path(self._ps.get_model_path("en-us/cmudict-en-us.dict")), words)
+        found = {line.split(None, 1)[0].split("(")[0] for line in self._dict_text.splitlines()}
+        missing = sorted(words - found)
+        if missing:
+            raise AsrError(f"pocketsphinx dictionary lacks {missing}: rephrase those commands")
         config = self._ps.Config(
             hmm=self._ps.get_model_path("en-us/en-us"),
-            dict=self._ps.get_model_path("en-us/cmudict-en-us.dict"),
             samprate=RATE,
             loglevel="FATAL",
         )
+        config["lm"] = None  # Config() names the default language model: 30 MB unused here
         config["beam"] = self.settings.beam
         config["pbeam"] = self.settings.beam
         config["wbeam"] = self.settings.word_beam
@@ -213,15 +249,15 @@ class SphinxRecognizer:
         config["remove_noise"] = self.settings.remove_noise
         config["silprob"] = max(0.005, self.settings.filler_prob)
         self._config = config
-        probe = self._ps.Decoder(config)
-        missing = sorted({w for p in phrases for w in p.split() if probe.lookup_word(w) is None})
-        if missing:
-            raise AsrError(f"pocketsphinx dictionary lacks {missing}: rephrase those commands")
         self.final_state, self.transitions = grammar(phrases, self.settings)
         self._early = frozenset(phrases) - prefix_conflicts(self.table)
 
     def _decoder(self) -> Any:
-        dec = self._ps.Decoder(self._config)
+        with tempfile.TemporaryDirectory(prefix="voicecoach-") as tmp:
+            path = Path(tmp) / "commands.dict"
+            path.write_text(self._dict_text, encoding="utf-8")
+            self._config["dict"] = str(path)
+            dec = self._ps.Decoder(self._config)  # reads the dictionary here
         for k, ph in enumerate(PHONES):
             dec.add_word(_PHONE_WORD + ph.lower(), ph, k == len(PHONES) - 1)
         fsg = dec.create_fsg("voicecoach", 0, self.final_state, self.transitions)
@@ -271,8 +307,9 @@ class SphinxRecognizer:
                 chunk, buf = self._dither(buf[:frame]), buf[frame:]
                 nin += 1
                 now = nin * frame_ms
-                recent.append(chunk)
                 loud = self._above_background(chunk, levels)
+                fed = chunk if loud else self._quieter(chunk)  # what the decoder gets
+                recent.append(fed)
                 speech = ep.process(chunk if loud else self._quiet_frame)
                 if not in_utt:
                     if speech is None:
@@ -286,7 +323,7 @@ class SphinxRecognizer:
                     back = min(len(recent), max(1, round((now - utt_start_ms) / frame_ms)))
                     dec.process_raw(b"".join(list(recent)[-back:]), False, False)
                 else:
-                    dec.process_raw(chunk, False, False)
+                    dec.process_raw(fed, False, False)
                     # The decoder keeps its running cepstral mean over whole utterances: the
                     # non-speech at the end of each one would drag it towards silence. The
                     # mean as it stood when the speech stopped is restored at the end.
@@ -339,6 +376,14 @@ class SphinxRecognizer:
             return True
         background = float(np.percentile(levels, self.settings.background_pct))
         return level > background + self.settings.gate_db
+
+    def _quieter(self, chunk: bytes) -> bytes:
+        """A background frame as the decoder gets it: ``quiet_gain_db`` quieter, dithered."""
+        g = self.settings.quiet_gain_db
+        if g >= 0.0:
+            return chunk
+        x = np.frombuffer(chunk, dtype="<i2").astype(np.float64) * 10 ** (g / 20.0)
+        return self._dither(np.round(x).astype("<i2").tobytes())
 
     def _dither(self, chunk: bytes) -> bytes:
         """``chunk`` plus a fixed +-1 LSB pattern: the voice activity detector's noise estimate
