@@ -449,11 +449,11 @@ def replay(script: Path, as_json: bool, db: Path | None, started_at: datetime | 
     # same lines at the same times (and know them, to remove them from the recording).
     clips = voice.cache if voice is not None else rendered_clips(plan, opts) if mic_file else None
     speech_s = clips.duration_s if clips is not None else estimate_speech_s
-    guard = EchoGuard()
-    reference = EchoReference(clips.clip, clips.rate) if clips is not None else None
+    guard, reference = EchoGuard(), None
     if mic_file:
         sinks.append(EchoSink(guard, speech_s))
-        if reference is not None:
+        if clips is not None:
+            reference = EchoReference(clips.clip, clips.rate)
             sinks.append(reference)
     coach = Coach(plan, speech_s=speech_s)
     session = Session(coach, PhraseTable.for_lang(plan.lang), sinks)
