@@ -96,7 +96,8 @@ def bench(engine: str, snrs: list[str], noises: list[str], block_ms: float, quic
             fired, _ = speech.run_recognizer(rec, mixed(talk_audio, noise, snr, babble), block_ms)
             hours = len(talk_audio) / speech.RATE / 3600
             row["false_per_h_talk"] = len(fired) / hours
-            fired, cpu = speech.run_recognizer(rec, mixed(coach_audio, noise, snr, babble), block_ms)
+            fired, cpu = speech.run_recognizer(rec, mixed(coach_audio, noise, snr, babble), block_ms,
+                                               after_sounds=True)
             row["cpu_per_s_coach"] = cpu / (len(coach_audio) / speech.RATE)  # continuous talk
             guard = EchoGuard()
             for s in coach_segs:

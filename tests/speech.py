@@ -292,10 +292,14 @@ def build_stream(
     return mic_floor(concat(parts)), segs
 
 
-def run_recognizer(rec, audio: np.ndarray, block_ms: float = 20.0) -> tuple[list, float]:
+def run_recognizer(rec, audio: np.ndarray, block_ms: float = 20.0, after_sounds: bool = False
+                   ) -> tuple[list, float]:
     """Feed ``audio`` in blocks; returns ([(hypothesis, fire_ms)], cpu seconds).
 
     ``fire_ms`` is the audio time at the end of the block after which the hypothesis came out.
+    A phrase heard after other sounds (``lead_ms`` set) is kept only with ``after_sounds``:
+    only a listener that knows what the coach said can judge it (``EchoGuard.filter``);
+    without one it is dropped, as ``voicecoach listen`` drops it.
     """
     import time
 
@@ -309,7 +313,8 @@ def run_recognizer(rec, audio: np.ndarray, block_ms: float = 20.0) -> tuple[list
     out = []
     t0 = time.process_time()
     for hyp in rec(counted()):
-        out.append((hyp, fed[0] * 1000.0 / RATE))
+        if hyp.lead_ms is None or after_sounds:
+            out.append((hyp, fed[0] * 1000.0 / RATE))
     return out, time.process_time() - t0
 
 

@@ -112,3 +112,15 @@ def test_pocketsphinx_loads_only_the_grammars_words_and_no_language_model() -> N
     assert dec.lookup_word("computer") is not None
     assert dec.lookup_word("banana") is None  # the other 134,000 words stay on disk
     assert rec._config["lm"] is None
+
+
+def test_a_phrase_after_other_sounds_is_believed_only_where_the_coach_was_talking() -> None:
+    guard = EchoGuard(EchoSettings(tail_ms=500))
+    guard.said(10.0, "Hold.", 0.5)
+    after = Hypothesis(11_200, Intent.PAIN, "ouch", 0.1, "test", lead_ms=10_400)
+    assert list(guard.filter([after])) == [after]  # the sounds before it: the coach's "Hold."
+    late = Hypothesis(13_200, Intent.PAIN, "ouch", 0.1, "test", lead_ms=12_400)
+    assert list(guard.filter([late])) == []  # nothing the coach said explains them
+    assert guard.lead_explained(after, delay_ms=300)  # heard 300 ms after it was played
+    assert not guard.lead_explained(after, delay_ms=-2000)
+    assert guard.lead_explained(hyp(13_200, "stop"))  # a phrase on its own needs nothing

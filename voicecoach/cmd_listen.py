@@ -37,6 +37,8 @@ def listen(file: str | None, engine: str, lang: str, as_json: bool) -> None:
     try:
         with source:
             for hyp in rec(source):
+                if hyp.lead_ms is not None:
+                    continue  # a phrase after other sounds: believed only over the coach
                 if as_json:
                     click.echo(json.dumps(hyp.as_json(), ensure_ascii=False))
                 else:

@@ -50,7 +50,7 @@ def wait_for_start(recognizer: Recognizer, device: int | str | None,
                     click.echo("The microphone is back.", err=True)
                     lost = False
                 for hyp in recognizer(mic):
-                    if hyp.intent is Intent.START:
+                    if hyp.intent is Intent.START and hyp.lead_ms is None:
                         log.info("start phrase heard (%s, %.2f)", hyp.phrase, hyp.confidence)
                         return True
             raise AudioInputError("the microphone stream ended")

@@ -77,7 +77,9 @@ class GuardedSession(Session):
             if self.remover is not None:  # back to when the coach played what was heard
                 said = replace(item, t_ms=item.t_ms - int(round(self.remover.delay_s * 1000)))
             why = ""
-            if self.remover is not None and self.guard.playing(said.t_ms):
+            if not self.guard.lead_explained(item, item.t_ms - said.t_ms):
+                why = "it followed other sounds, and they were not the coach's voice"
+            elif self.remover is not None and self.guard.playing(said.t_ms):
                 erle = self.remover.canceller.erle_db
                 if erle < TRUST_ERLE_DB:
                     # The canceller has not learned the room yet: only pain is believed.
@@ -90,7 +92,7 @@ class GuardedSession(Session):
             if not why and self.guard.is_echo(said):
                 why = "the coach was saying those words"
             if why:
-                log.info("dropped %r (%.2f s) heard while the coach was talking: %s",
+                log.info("dropped %r (%.2f s): %s",
                          item.phrase, item.t_ms / 1000, why)
                 self.guard.dropped += 1
                 return

@@ -42,6 +42,10 @@ class Hypothesis:
     intent: the command. phrase: the phrasing heard (a grammar phrase).
     confidence: 0..1, the engine's belief (see each engine for what it is made of).
     engine: "vosk" or "pocketsphinx".
+    lead_ms: set only when the phrase followed other sounds in the same utterance (a
+        recognizer's second look at what it first took for garbage): the audio time at which
+        the phrase began. Such a hypothesis is believed only where those sounds can be the
+        coach's own voice (see ``live.GuardedSession``).
     """
 
     t_ms: int
@@ -49,6 +53,7 @@ class Hypothesis:
     phrase: str
     confidence: float
     engine: str
+    lead_ms: int | None = None
 
     def as_json(self) -> dict[str, object]:
         """The stable JSON form: keys t_ms, intent, phrase, confidence, engine."""

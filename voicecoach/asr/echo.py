@@ -77,9 +77,15 @@ class EchoGuard:
                 return True
         return False
 
+    def lead_explained(self, hyp: Hypothesis, delay_ms: float = 0.0) -> bool:
+        """Whether the sounds a phrase followed (``hyp.lead_ms`` set) can be the coach's own
+        voice, heard ``delay_ms`` after it played: a clip was playing, or had just ended, when
+        the phrase began. A phrase heard on its own needs no explaining."""
+        return hyp.lead_ms is None or bool(self.playing(hyp.lead_ms - delay_ms))
+
     def filter(self, hyps: Iterable[Hypothesis]) -> Iterator[Hypothesis]:
         for h in hyps:
-            if self.is_echo(h):
+            if self.is_echo(h) or not self.lead_explained(h):
                 self.dropped += 1
             else:
                 yield h
