@@ -61,7 +61,9 @@ class GuardedSession(Session):
     it: the echo reaches the microphone ``remover.delay_s`` after the coach played it. With
     an echo canceller that does not yet remove TRUST_ERLE_DB of the coach's voice, a
     command heard while the coach is talking is not trusted (most likely it is the coach's
-    own voice), except a pain report: stopping by mistake is the safe mistake.
+    own voice), except a pain report: stopping by mistake is the safe mistake. A phrase the
+    recognizer found after other sounds (``Hypothesis.lead_ms``) is believed only if the
+    coach was talking where it began: those sounds must be the coach's own voice.
     """
 
     def __init__(
