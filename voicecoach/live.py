@@ -84,8 +84,10 @@ class GuardedSession(Session):
             elif self.remover is not None and self.guard.playing(said.t_ms):
                 erle = self.remover.canceller.erle_db
                 if erle < TRUST_ERLE_DB:
-                    # The canceller has not learned the room yet: only pain is believed.
-                    if item.intent is not Intent.PAIN:
+                    # The canceller has not learned the room yet: only pain is believed, and
+                    # not after other sounds (measured: the coach's own voice, not yet
+                    # cancelled, came out of the second look as "it hurts").
+                    if item.intent is not Intent.PAIN or item.lead_ms is not None:
                         why = f"the echo canceller removes only {erle:.0f} dB yet"
                 elif not self.remover.user_heard(item.t_ms - HEARD_WINDOW_MS, item.t_ms):
                     # Over the coach, believe a command only if the canceller heard more
