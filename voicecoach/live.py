@@ -63,7 +63,8 @@ class GuardedSession(Session):
     command heard while the coach is talking is not trusted (most likely it is the coach's
     own voice), except a pain report: stopping by mistake is the safe mistake. A phrase the
     recognizer found after other sounds (``Hypothesis.lead_ms``) is believed only if the
-    coach was talking where it began: those sounds must be the coach's own voice.
+    coach was talking where it began (those sounds must be the coach's own voice), and never
+    before the canceller has learned the room, pain included.
     """
 
     def __init__(

@@ -243,6 +243,12 @@ def grammar(phrases: list[str], s: SphinxSettings, lead: bool = False
     return 1, trans
 
 
+def _words(dec: Any) -> list[Any]:
+    """The segments of the decoder's best path that are grammar words: no silence, noise or
+    sentence markers, and no phone pseudo-words."""
+    return [sg for sg in dec.seg() or () if not sg.word.startswith(("<", "[", _PHONE_WORD))]
+
+
 def _split_lead(text: str) -> tuple[int, str]:
     """(how many phone pseudo-words come first, the rest): "+ph_dh easier" -> (1, "easier")."""
     words = text.split()
@@ -294,7 +300,8 @@ class SphinxRecognizer:
         config["silprob"] = max(0.005, self.settings.filler_prob)
         self._config = config
         self.final_state, self.transitions = grammar(phrases, self.settings)
-        self.lead_transitions = grammar(phrases, self.settings, lead=True)[1]
+        self.lead_transitions = (grammar(phrases, self.settings, lead=True)[1]
+                                 if self.settings.lead_phones else None)
         self._early = frozenset(phrases) - prefix_conflicts(self.table)
 
     def _decoder(self) -> Any:
@@ -305,8 +312,10 @@ class SphinxRecognizer:
             dec = self._ps.Decoder(self._config)  # reads the dictionary here
         for k, ph in enumerate(PHONES):
             dec.add_word(_PHONE_WORD + ph.lower(), ph, k == len(PHONES) - 1)
-        for name, trans in (("lead", self.lead_transitions), ("voicecoach", self.transitions)):
-            dec.add_fsg(name, dec.create_fsg(name, 0, self.final_state, trans))
+        searches = {"voicecoach": self.transitions, "lead": self.lead_transitions}
+        for name, trans in searches.items():
+            if trans is not None:
+                dec.add_fsg(name, dec.create_fsg(name, 0, self.final_state, trans))
         dec.activate_search("voicecoach")
         return dec
 
@@ -315,7 +324,7 @@ class SphinxRecognizer:
         other sounds? The hypothesis says where the phrase began (``lead_ms``); the caller
         believes it only if the coach's own voice can be those sounds."""
         audio = b"".join(self._utt_audio)
-        if not self.settings.lead_phones or len(audio) > self.settings.lead_max_ms * RATE * 2 / 1000:
+        if self.lead_transitions is None or len(audio) > self.settings.lead_max_ms * RATE * 2 / 1000:
             return None
         # The second look starts from the cepstral mean the first one started from, and
         # leaves the one the first look ended with (decoding the utterance again moved it:
@@ -328,7 +337,7 @@ class SphinxRecognizer:
             dec.process_raw(audio, False, True)
             dec.end_utt()
             hyp = dec.hyp()
-            segs = [(sg.word, sg.start_frame, sg.end_frame) for sg in dec.seg() or ()]
+            words = _words(dec)
         finally:
             dec.activate_search("voicecoach")
             dec.set_cmn(after)
@@ -338,14 +347,13 @@ class SphinxRecognizer:
         lead, text = _split_lead(hyp.hypstr)
         if not lead or self.table.exact(text) not in SAFE_AFTER_SOUNDS:
             return None
-        words = [sg for sg in segs if not sg[0].startswith(("<", "[", _PHONE_WORD))]
         if not words:
             return None
         # Frames (10 ms) count from the utterance start; _hyp takes off the denoiser's delay.
-        end_ms = utt_start_ms + 10.0 * (words[-1][2] + 1)
+        end_ms = utt_start_ms + 10.0 * (words[-1].end_frame + 1)
         h = self._hyp(end_ms, text, float(hyp.prob))
         if h is not None:
-            begin_ms = utt_start_ms + 10.0 * words[0][1] - (end_ms - h.t_ms)
+            begin_ms = utt_start_ms + 10.0 * words[0].start_frame - (end_ms - h.t_ms)
             h = replace(h, lead_ms=round(begin_ms))
             log.debug("pocketsphinx: %r after other sounds, from %d ms", text, h.lead_ms)
         return h
@@ -509,7 +517,7 @@ class SphinxRecognizer:
             return None
         if self.table.exact(text) is None:
             return self._after_sounds(dec, utt_start_ms)
-        words = [sg for sg in dec.seg() if sg.word not in ("<s>", "</s>", "<sil>", "[NOISE]")]
+        words = _words(dec)
         end_frame = words[-1].end_frame + 1 if words else dec.n_frames()
         # Frames (10 ms) count from the utterance start, which the endpointer reports.
         return self._hyp(utt_start_ms + 10.0 * end_frame, hyp.hypstr, float(hyp.prob))
