@@ -74,11 +74,17 @@ def test_pocketsphinx_hears_every_english_command(sphinx: SphinxRecognizer, voic
 
 
 def test_pocketsphinx_rejects_ordinary_talk(sphinx: SphinxRecognizer) -> None:
-    r = run(sphinx, speech.talk_items("en", speech.EN_TUNE))
-    print("pocketsphinx talk:", r["false"], r["problems"])
-    # 20 sentences and 20 short replies per voice. Measured 37 of 120 (most on the short
-    # replies and on sentences that start like a command): far from the target 0.
-    assert r["false"] <= 40, r["problems"]
+    # 20 sentences per voice, many starting like a command ("My brother bought ..."): a
+    # phrase must not fire in the first words of running speech. Measured 0 of 60 (17 when
+    # a stable partial fired without waiting for a pause after it).
+    r = run(sphinx, speech.talk_items("en", speech.EN_TUNE, short=False))
+    print("pocketsphinx sentences:", r["false"], r["problems"])
+    assert r["false"] <= 2, r["problems"]
+    # 20 short replies per voice ("not bad", "come here"): measured 20 of 60, far from the
+    # target 0; a regression guard.
+    r = run(sphinx, [(t, v, None) for v in speech.EN_TUNE for t in speech.SHORT_TALK["en"]])
+    print("pocketsphinx short replies:", r["false"], r["problems"])
+    assert r["false"] <= 24, r["problems"]
 
 
 def test_pocketsphinx_on_the_coachs_own_voice(sphinx: SphinxRecognizer) -> None:
