@@ -360,9 +360,7 @@ class SphinxRecognizer:
             return None
         log.debug("pocketsphinx: second look %r", hyp.hypstr)
         lead, text = _split_lead(hyp.hypstr)
-        if not lead or self.table.exact(text) not in SAFE_AFTER_SOUNDS:
-            return None
-        if not words:
+        if not lead or not words or self.table.exact(text) not in SAFE_AFTER_SOUNDS:
             return None
         # Frames (10 ms) count from the utterance start; _hyp takes off the denoiser's delay.
         end_ms = utt_start_ms + 10.0 * (words[-1].end_frame + 1)
@@ -457,8 +455,9 @@ class SphinxRecognizer:
                     fired, self._partial_text, utt_start_ms = False, "", now
                     restarted, self._utt_audio = True, []
                 elif nframe % s.partial_every == 0:
-                    # Inside endless speech only a phrase followed by a pause may fire.
-                    h = self._partial(dec, now, fired or restarted
+                    # A phrase fires early only once the speech pauses after it; inside
+                    # endless speech (after a restart) only at a real end.
+                    h = self._partial(dec, now, hold=fired or restarted
                                       or quiet * frame_ms < s.end_quiet_ms)
                     if h is not None:
                         fired = True
@@ -507,15 +506,16 @@ class SphinxRecognizer:
         x = np.frombuffer(chunk, dtype="<i2").astype(np.int32) + self._dither_pattern[: len(chunk) // 2]
         return np.clip(x, -32768, 32767).astype("<i2").tobytes()
 
-    def _partial(self, dec: Any, now: float, fired: bool) -> Hypothesis | None:
-        """A command when the partial hypothesis is a complete phrase that has stayed put."""
+    def _partial(self, dec: Any, now: float, hold: bool) -> Hypothesis | None:
+        """A command when the partial hypothesis is a complete phrase that has stayed put,
+        unless ``hold`` (the partial is still tracked, so its stable time stays right)."""
         hyp = dec.hyp()
         text = hyp.hypstr if hyp is not None else ""
         if text != self._partial_text:
             log.debug("partial at %.0f: %r", now, text)
             self._partial_text, self._since = text, now
         s = self.settings
-        if fired or text not in self._early or now - self._since < s.stable_ms:
+        if hold or text not in self._early or now - self._since < s.stable_ms:
             return None
         return self._hyp(self._since - s.partial_lag_ms, text, 1.0)
 
