@@ -21,8 +21,9 @@ the reported figures are an upper bound of what a user hears.
 soak: `voicecoach start` over PulseAudio for about ``--minutes`` (sets and reps chosen to
 fill them) with the coach looped back into the microphone all along (so the recognizer
 decodes the coach's speech the whole time, its worst case). Reports CPU seconds / wall
-seconds (share of one core) of the process and its recognizer process together, peak RSS
-of each and of both, and any command the coach's own voice triggered.
+seconds (share of one core) of the process and its children together, peak RSS of each
+process (by name: main, recognizer, resource-tracker) and of all together, RSS each minute,
+and any command the coach's own voice triggered.
 
 Targets: reaction p95 <= 500 ms over the audio path; <= 10% of one core; peak RSS <= 150 MB
 with pocketsphinx. Results go to bench/results/live-*.json.
@@ -110,6 +111,14 @@ def start_cmd(db: Path, events: Path, mic_wav: Path | None, engine: str, lang: s
     return cmd + (["--record-mic", str(mic_wav)] if mic_wav else [])
 
 
+def launch(cmd: list[str], env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """Start ``voicecoach`` with its debug log going to the file ``log``: a pipe that nobody
+    reads until the end fills up (64 KB) and then stalls the session's logging thread."""
+    with log.open("w") as err:
+        return subprocess.Popen(cmd, env=env, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=err)
+
+
 def read_wav(path: Path) -> np.ndarray:
     with wave.open(str(path)) as w:
         return np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.float64)
@@ -141,9 +150,8 @@ def reaction_pulse(n: int) -> None:
         cache = build_voice(TtsSettings(), out=io.BytesIO(), texts=speakable_texts(plan)).cache
         with room(f"bench{os.getpid()}") as (spk, mic):
             env = dict(os.environ, PULSE_SINK=spk.sink, PULSE_SOURCE=mic.source)
-            proc = subprocess.Popen(start_cmd(db, ev, mic_wav, "pocketsphinx", "en", 1, n + 2),
-                                    env=env, stdin=subprocess.DEVNULL,
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            proc = launch(start_cmd(db, ev, mic_wav, "pocketsphinx", "en", 1, n + 2), env,
+                          t / "stderr.log")
             tail = EventTail(ev)
             try:
                 for rep, word in enumerate(words, start=1):
@@ -153,7 +161,7 @@ def reaction_pulse(n: int) -> None:
                 time.sleep(4)
             finally:
                 proc.send_signal(signal.SIGTERM)
-                proc.communicate(timeout=60)
+                proc.wait(timeout=60)
                 tail.stop()
         events = [e for _, e in tail.events]
         rec = read_wav(mic_wav)
@@ -203,39 +211,54 @@ def _children(pid: int) -> list[int]:
         return []
 
 
+def _name(pid: int) -> str:
+    """A child process by what it runs: the recognizer worker, multiprocessing's resource
+    tracker, or the program's name."""
+    try:
+        cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return str(pid)
+    for key, name in (("resource_tracker", "resource-tracker"), ("voicecoach.recproc", "recognizer")):
+        if key in cmd:
+            return name
+    return Path(cmd.split(" ", 1)[0]).name or str(pid)
+
+
 def soak(engine: str, lang: str, minutes: float) -> None:
     reps = 10
     per_set = reps * 7.0 + 30  # 7 s reps, 30 s rest
     sets = max(1, min(10, round((minutes * 60 - 60) / per_set)))
     with tempfile.TemporaryDirectory() as tmp:
         t = Path(tmp)
-        db, ev = t / "j.db", t / "ev.jsonl"
+        db, ev, log = t / "j.db", t / "ev.jsonl", t / "stderr.log"
         returning_user(db)
         with room(f"soak{engine}{os.getpid()}") as (spk, mic):
             env = dict(os.environ, PULSE_SINK=spk.sink, PULSE_SOURCE=mic.source)
             t0 = time.monotonic()
-            proc = subprocess.Popen(start_cmd(db, ev, None, engine, lang, sets, reps), env=env,
-                                    stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                    stderr=subprocess.PIPE, text=True)
-            peak = {"main": 0, "recognizer": 0, "both": 0}
+            proc = launch(start_cmd(db, ev, None, engine, lang, sets, reps), env, log)
+            peak: dict[str, int] = {"all": 0}
+            timeline: list[tuple[float, dict[str, float]]] = []
             cpu: dict[int, float] = {}
             while proc.poll() is None:
-                pids = [proc.pid, *_children(proc.pid)]
-                total = 0
-                for i, pid in enumerate(pids):
+                total, now_mb = 0, {}
+                for pid in [proc.pid, *_children(proc.pid)]:
                     got = _proc_cpu_rss(pid)
                     if got is None:
                         continue
                     cpu[pid] = got[0]
-                    key = "main" if i == 0 else "recognizer"
-                    peak[key] = max(peak[key], got[1])
+                    name = "main" if pid == proc.pid else _name(pid)
+                    peak[name] = max(peak.get(name, 0), got[1])
+                    now_mb[name] = round(got[1] / 2**20, 1)
                     total += got[1]
-                peak["both"] = max(peak["both"], total)
+                peak["all"] = max(peak["all"], total)
+                elapsed = time.monotonic() - t0
+                if not timeline or elapsed - timeline[-1][0] >= 60:
+                    timeline.append((round(elapsed), now_mb))
                 time.sleep(0.5)
-                if time.monotonic() - t0 > minutes * 60 + 600:
+                if elapsed > minutes * 60 + 600:
                     proc.send_signal(signal.SIGTERM)
             wall = time.monotonic() - t0
-            err = proc.stderr.read() if proc.stderr else ""
+            err = log.read_text()
         events = [json.loads(line) for line in ev.read_text().splitlines()]
     commands = [e for e in events if e["type"] == "command"]
     cpu_s = sum(cpu.values())
@@ -244,6 +267,7 @@ def soak(engine: str, lang: str, minutes: float) -> None:
         "wall_s": round(wall, 1), "cpu_s": round(cpu_s, 1),
         "cpu_share_of_one_core": round(cpu_s / wall, 3),
         "peak_rss_mb": {k: round(v / 2**20, 1) for k, v in peak.items()},
+        "rss_mb_each_minute": timeline,
         "self_triggered_commands": [(c["t"], c["phrase"]) for c in commands],
         "echo_guard_drops": err.count("heard while the coach was talking"),
         "session_end": events[-1].get("reason") if events else None,
