@@ -87,6 +87,23 @@ def test_ensure_renders_only_what_is_missing_and_reports_progress(tmp_path: Path
     np.testing.assert_array_equal(warm.clip("One."), cache.clip("One."))
 
 
+def test_memory_holds_only_the_clips_spoken(tmp_path: Path) -> None:
+    """A session prepares every phrase it may say, but most (offers, summaries) are never
+    said: only spoken clips stay in memory, and each comes back exactly as rendered."""
+    texts = [f"Phrase number {k}." for k in range(40)]
+    rendered = make_cache(tmp_path)
+    rendered.ensure(texts)
+    lengths = [rendered.duration_s(t) for t in texts]
+    assert rendered.resident_bytes == 0
+    warm = make_cache(tmp_path)
+    assert warm.ensure(texts) == 0
+    assert [warm.duration_s(t) for t in texts] == lengths and warm.resident_bytes == 0
+    clip = warm.clip(texts[3])
+    assert clip.dtype == np.float32 and abs(clip[0]) > 0.4
+    assert warm.resident_bytes == clip.size * 2  # 16-bit samples
+    np.testing.assert_array_equal(warm.clip(texts[3]), clip)
+
+
 @pytest.mark.parametrize(
     "other", [dict(engine="piper"), dict(voice="gmw/en-us"), dict(rate=120), dict(sample_rate=16000)]
 )
@@ -123,10 +140,12 @@ def test_full_disk_warns_once_and_keeps_clips_in_memory(tmp_path: Path, monkeypa
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(phrasecache, "write_wav", full)
-    cache = make_cache(tmp_path)
+    synth = ToneSynth()
+    cache = make_cache(tmp_path, synth)
     with caplog.at_level(logging.WARNING, logger="voicecoach.phrasecache"):
         cache.ensure(["One.", "Two.", "Three."])
     warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
     assert len(warnings) == 1 and "disk is full" in warnings[0].getMessage()
     assert cache.clip("Three.").size > 0
+    assert synth.calls == ["One.", "Two.", "Three."]  # from memory, not rendered again
     assert not list((tmp_path / "clips").glob("*.wav*"))

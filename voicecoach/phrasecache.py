@@ -11,6 +11,14 @@ above ``max(TRIM_RELATIVE * peak, TRIM_FLOOR)``, i.e. -40 dB under the clip's pe
 never below -60 dBFS. Everything before the first such sample is dropped; after the
 last one, ``TAIL_S`` is kept and faded out so word endings are not clipped.
 
+Memory: ``ensure`` checks that every phrase a session may say is on disk and notes its
+length, but keeps in memory only the clips actually spoken (read from the file the first
+time, then kept), as the 16-bit samples the file holds. A five-set session may say 436
+phrases (38 MB of 16-bit samples at 22050 Hz; 77 MB as float32), most of them offers and
+summaries it never needs. ``clip`` hands out a float32 copy, made when the clip is
+scheduled (the coach hands clips over 100 ms ahead; reading a 2-second phrase from the
+page cache and converting it takes well under a millisecond), never in the audio callback.
+
 If the disk is full (or the cache dir is not writable) the cache logs one warning and
 keeps the clips in memory: the session still runs.
 """
@@ -103,7 +111,8 @@ class PhraseCache:
         self.settings = settings
         self.directory = Path(directory) if directory is not None else default_cache_dir()
         self._synth = synth
-        self._clips: dict[str, np.ndarray] = {}
+        self._clips: dict[str, np.ndarray] = {}  # 16-bit samples of the clips in use
+        self._lengths: dict[str, int] = {}  # samples of every clip known to be ready
         self._disk_ok = True
         self.rendered = 0
         """How many phrases this cache rendered (not found on disk)."""
@@ -132,7 +141,7 @@ class PhraseCache:
         """Texts not yet in memory and without a readable clip on disk."""
         out: list[str] = []
         for text in dict.fromkeys(texts):
-            if text not in self._clips and self._load(text) is None:
+            if text not in self._lengths and self._load(text, keep=False) is None:
                 out.append(text)
         return out
 
@@ -148,19 +157,31 @@ class PhraseCache:
         return len(todo)
 
     def clip(self, text: str) -> np.ndarray:
-        """The trimmed clip (float32, mono, at ``rate``); rendered now if needed."""
+        """The trimmed clip (a new float32 array, mono, at ``rate``); rendered now if
+        needed."""
+        return self._pcm(text).astype(np.float32) / np.float32(32768.0)
+
+    @property
+    def resident_bytes(self) -> int:
+        """Memory held by clips (bytes)."""
+        return sum(c.nbytes for c in self._clips.values())
+
+    def duration_s(self, text: str) -> float:
+        """Real length of the spoken clip (seconds)."""
+        n = self._lengths.get(text)
+        return (n if n is not None else self._pcm(text).size) / self.rate
+
+    def _pcm(self, text: str) -> np.ndarray:
         got = self._clips.get(text)
         if got is None:
             got = self._load(text)
         if got is None:
-            got = self._render(text)
+            got = self._clips[text] = self._render(text)
         return got
 
-    def duration_s(self, text: str) -> float:
-        """Real length of the spoken clip (seconds)."""
-        return self.clip(text).size / self.rate
-
-    def _load(self, text: str) -> np.ndarray | None:
+    def _load(self, text: str, keep: bool = True) -> np.ndarray | None:
+        """The clip's samples from its file (None if missing or unreadable); ``keep``: in
+        memory from now on."""
         path = self.path_for(text)
         try:
             samples, rate = read_wav(path)
@@ -172,22 +193,27 @@ class PhraseCache:
         if rate != self.rate or samples.size == 0:
             log.info("cached clip %s has the wrong format; rendering it again", path.name)
             return None
-        self._clips[text] = samples
-        return samples
+        pcm = np.round(samples * 32768.0).astype(np.int16)
+        self._lengths[text] = pcm.size
+        if keep:
+            self._clips[text] = pcm
+        return pcm
 
     def _render(self, text: str) -> np.ndarray:
+        """Render, trim and store a clip; kept in memory only if the disk cannot keep it."""
         raw, rate = self.synth().render(text)
         clip = trim_silence(resample(raw, rate, self.rate), self.rate)
-        # Round-trip through 16 bits so memory and disk hold the very same samples.
-        clip = (np.clip(np.round(clip * 32768.0), -32768, 32767) / 32768.0).astype(np.float32)
-        self._clips[text] = clip
+        pcm = np.clip(np.round(clip * 32768.0), -32768, 32767).astype(np.int16)
+        self._lengths[text] = pcm.size
         self.rendered += 1
-        self._store(text, clip)
-        return clip
+        if not self._store(text, pcm.astype(np.float32) / np.float32(32768.0)):
+            self._clips[text] = pcm
+        return pcm
 
-    def _store(self, text: str, clip: np.ndarray) -> None:
+    def _store(self, text: str, clip: np.ndarray) -> bool:
+        """Write the clip's file; False if the disk cannot keep it."""
         if not self._disk_ok:
-            return
+            return False
         path = self.path_for(text)
         tmp = path.with_name(path.name + ".tmp")
         try:
@@ -195,6 +221,7 @@ class PhraseCache:
             with open(tmp, "wb") as f:
                 write_wav(f, clip, self.rate)
             os.replace(tmp, path)
+            return True
         except OSError as e:
             self._disk_ok = False
             try:
@@ -208,3 +235,4 @@ class PhraseCache:
                 self.directory,
                 why,
             )
+            return False
