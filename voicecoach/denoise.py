@@ -60,6 +60,7 @@ class Denoiser:
         self._gain = np.ones(bins)
         self._post = np.ones(bins)
         self._rise = 10 ** (s.rise_db_s / 10 * self.H / RATE)
+        self._floor = 10 ** (s.floor_db / 20)
         self._frames = 0
 
     def process(self, pcm: bytes) -> bytes:
@@ -87,7 +88,7 @@ class Denoiser:
         noise = np.maximum(s.over * self._noise, 1e-3)
         post = p / noise
         prio = s.dd * self._gain**2 * self._post + (1 - s.dd) * np.maximum(post - 1.0, 0.0)
-        gain = np.maximum(prio / (1.0 + prio), 10 ** (s.floor_db / 20))
+        gain = np.maximum(prio / (1.0 + prio), self._floor)
         self._gain, self._post = gain, post
         y = np.fft.irfft(X * gain, self.N) * self.window
         y[: self.N - self.H] += self._out

@@ -154,6 +154,10 @@ class SphinxSettings:
 
         Babble 20 dB (TUNE): accuracy 0.725 -> 0.739, wrong 6 -> 4. Every false command left
         is a short reply ("not bad" -> "not now").
+    bestpath: at the end of an utterance, search the word lattice again for the best path
+        (a third pass). Off: CPU per audio second 37 -> 30 ms (TUNE, clean), 41 -> 29 ms
+        (babble 20 dB); accuracy TUNE 0.837 -> 0.837, HELD-OUT 0.760 -> 0.765; false
+        commands in talk TUNE 17 -> 19 of 120, HELD-OUT 20 -> 20 of 160.
     beam, word_beam: pruning beams (relative probability; smaller prunes less).
     max_hmm_per_frame: cap on active HMMs per frame (count), bounding the worst case.
     """
@@ -183,6 +187,7 @@ class SphinxSettings:
     lead_phones: int = 3
     lead_max_ms: float = 2400.0
     end_quiet_ms: float = 90.0
+    bestpath: bool = False
 
 
 WAKE_SETTINGS = SphinxSettings(garbage_prob=0.5, phone_prob=1e-4, quiet_gain_db=0.0,
@@ -264,6 +269,17 @@ def _words(dec: Any) -> list[Any]:
     return [sg for sg in dec.seg() or () if not sg.word.startswith(("<", "[", _PHONE_WORD))]
 
 
+def _percentile(values: Iterable[float], pct: float) -> float:
+    """``np.percentile(values, pct)`` (linear interpolation) from a partial sort: a tenth of
+    the time for the 166 levels looked at every 30 ms frame."""
+    a = np.fromiter(values, dtype=np.float64)
+    pos = (len(a) - 1) * pct / 100.0
+    lo = int(pos)
+    hi = min(lo + 1, len(a) - 1)
+    a.partition((lo, hi))
+    return float(a[lo] + (a[hi] - a[lo]) * (pos - lo))
+
+
 def _split_lead(text: str) -> tuple[int, str]:
     """(how many phone pseudo-words come first, the rest): "+ph_dh easier" -> (1, "easier")."""
     words = text.split()
@@ -313,6 +329,7 @@ class SphinxRecognizer:
         config["fillprob"] = self.settings.filler_prob
         config["remove_noise"] = self.settings.remove_noise
         config["silprob"] = max(0.005, self.settings.filler_prob)
+        config["bestpath"] = self.settings.bestpath
         self._config = config
         self.final_state, self.transitions = grammar(phrases, self.settings)
         self.lead_transitions = (grammar(phrases, self.settings, lead=True)[1]
@@ -488,8 +505,7 @@ class SphinxRecognizer:
         levels.append(level)
         if self.settings.gate_db <= 0 or len(levels) < (levels.maxlen or 4) // 4:
             return True
-        background = float(np.percentile(levels, self.settings.background_pct))
-        return level > background + self.settings.gate_db
+        return level > _percentile(levels, self.settings.background_pct) + self.settings.gate_db
 
     def _quieter(self, chunk: bytes) -> bytes:
         """A background frame as the decoder gets it: ``quiet_gain_db`` quieter, dithered."""
