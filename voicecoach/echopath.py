@@ -146,11 +146,11 @@ class DelayEstimator:
             return
         n, L = self._n, self._lags
         tail = mic[L:]  # the microphone frames every lag can be compared with
-        best, lag = -1.0, 0
-        for d in range(L + 1):
-            c = _corr(ref[L - d : n - d], tail)
-            if c > best:
-                best, lag = c, d
+        # Row d: the reference d frames earlier than the microphone's frames.
+        lagged = np.lib.stride_tricks.sliding_window_view(ref, n - L)[::-1]
+        corr = _corr_rows(lagged, tail)
+        lag = int(np.argmax(corr))
+        best = float(corr[lag])
         if best < s.min_corr:
             return
         if self._last is not None and abs(lag - self._last) <= 2:
@@ -161,11 +161,13 @@ class DelayEstimator:
         self._last = lag
 
 
-def _corr(a: Floats, b: Floats) -> float:
-    a = a - a.mean()
+def _corr_rows(rows: Floats, b: Floats) -> Floats:
+    """Pearson correlation of each row of ``rows`` with ``b`` (0 where either is flat)."""
+    a = rows - rows.mean(axis=1, keepdims=True)
     b = b - b.mean()
-    den = float(np.sqrt(np.dot(a, a) * np.dot(b, b)))
-    return float(np.dot(a, b)) / den if den > 0 else 0.0
+    den = np.sqrt(np.einsum("ij,ij->i", a, a) * np.dot(b, b))
+    num = a @ b
+    return np.divide(num, den, out=np.zeros_like(num), where=den > 0)
 
 
 class EchoRemover:
