@@ -62,8 +62,8 @@ class RecognizerSpec:
 def _serve(spec: RecognizerSpec, conn: Connection) -> None:
     """The worker: build the recognizer, then run one recognition per "start" message.
 
-    Ctrl-C and SIGTERM are the parent's to handle (they reach the whole process group); the
-    worker ends when the parent closes the pipe, or exits.
+    Ctrl-C and SIGTERM are the parent's to handle; the worker ends when the parent closes
+    the socket, or exits.
     """
     try:
         rec = spec.build()
@@ -119,9 +119,12 @@ class RecognizerProcess:
             [root, *filter(None, [os.environ.get("PYTHONPATH")])]))
         with ours, theirs:
             try:
+                # Its own session: Ctrl-C at the terminal is this process's to handle (it
+                # closes the worker), even while the worker's interpreter is starting.
                 self._proc = subprocess.Popen(
                     [sys.executable, "-m", "voicecoach.recproc", str(theirs.fileno())],
-                    pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, env=env)
+                    pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, env=env,
+                    start_new_session=True)
             except OSError as e:
                 raise AsrError(f"the recognizer process cannot start: {e}") from None
             self._conn = Connection(ours.detach())
