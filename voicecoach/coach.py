@@ -198,6 +198,11 @@ class Coach:
     # ----------------------------------------------------------------- public API
 
     @property
+    def asking(self) -> bool:
+        """The coach asked a yes/no question that is not answered yet."""
+        return self._offer is not None
+
+    @property
     def finished(self) -> bool:
         """The session is over and everything it had to say has been said."""
         return self.phase is Phase.FINISHED and not self._agenda

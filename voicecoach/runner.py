@@ -18,9 +18,12 @@ from typing import IO, Any, Protocol
 
 from .coach import Coach
 from .events import Event
-from .intents import PhraseTable
+from .intents import Intent, PhraseTable
 
 log = logging.getLogger(__name__)
+
+ANSWERS = frozenset({Intent.YES, Intent.NO})
+"""Commands that only answer the coach's question."""
 
 
 class Sink(Protocol):
@@ -106,6 +109,14 @@ class Session:
             heard = getattr(item, "intent", None)
             if heard is None:
                 raise TypeError(f"cannot handle input {item!r}")
+            self.emit(self.coach.advance(t))  # a question asked by now counts
+            if heard in ANSWERS and not self.coach.asking:
+                # Nothing was asked: a heard "no" is someone's "not bad" or "no thanks" to
+                # somebody else (the commonest false command from everyday talk, measured),
+                # and the coach would interrupt with "I did not ask anything". Typed, it is
+                # still answered.
+                log.info("heard %r with no question asked: ignored", getattr(item, "phrase", ""))
+                return
             extra = {
                 "heard_t": round(getattr(item, "t_ms", 0) / 1000.0, 3),
                 "confidence": round(float(getattr(item, "confidence", 1.0)), 3),
