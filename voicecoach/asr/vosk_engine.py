@@ -12,13 +12,21 @@ Three defences, in order:
 
 Speed. A command fires on a stable partial result (the same complete phrase for ``stable_ms``
 of audio, and not the first words of a longer phrase with another intent) instead of waiting
-for the end-of-utterance silence; each utterance fires at most once.
+for the end-of-utterance silence; each utterance fires at most once. But vosk 0.3.45 returns
+no partial text in grammar mode once partial words are on (``SetPartialWords``, which the
+partial confidence check needs): measured, commands fire at the end of the utterance, p50
+about 840 ms after the phrase (Korean model, TUNE voices). Without partial words, p50 151 ms
+and accuracy 0.34 -> 0.43, but false commands in talk 9 -> 18 (TUNE) and 12 -> 31
+(HELD-OUT): a partial result carries no confidence to reject talk with. Left so
+until an English model can be measured.
 
 Decoder settings for a Raspberry Pi (see ``VoskSettings``; measured with bench/bench_hearing.py):
 a grammar of ~50 phrases is a tiny search space, so beam 10 -> 8 and max-active 3000 -> 1000
 cost no accuracy on the test voices and cut CPU; lattice beam 2 -> 1 (we read one best path);
-frames-per-chunk 3 makes the network emit results every 30 ms instead of every ~240 ms, which
-is what lets a partial result arrive ~200 ms after the phrase ends.
+frames-per-chunk 6 makes the network emit results every 60 ms instead of every ~240 ms.
+Decoding costs 247 ms of CPU per audio second at 3 and 125 ms at 6 (TUNE voices; HELD-OUT
+248 -> 138), with accuracy TUNE 0.344 -> 0.378, HELD-OUT 0.304 -> 0.296, false commands in talk 9 -> 7 and
+12 -> 13, latency +10 ms; at 9, 118 ms and accuracy 0.356; at 15, 88 ms and 0.344.
 """
 
 from __future__ import annotations
@@ -85,7 +93,7 @@ class VoskSettings:
     beam: float = 8.0
     max_active: int = 1000
     lattice_beam: float = 1.0
-    frames_per_chunk: int = 3
+    frames_per_chunk: int = 6
     stable_ms: int = 60
     partial_lag_ms: int = 180
     min_conf: float = 0.6
