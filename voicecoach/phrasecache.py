@@ -138,7 +138,7 @@ class PhraseCache:
         return self._synth
 
     def missing(self, texts: Iterable[str]) -> list[str]:
-        """Texts not yet in memory and without a readable clip on disk."""
+        """Texts not known to be ready: not in memory and without a readable clip on disk."""
         out: list[str] = []
         for text in dict.fromkeys(texts):
             if text not in self._lengths and self._load(text, keep=False) is None:
