@@ -401,7 +401,7 @@ class SphinxRecognizer:
             return None
         if any(sg.word in self._extra_variants for sg in words):
             # An added pronunciation is looser than the dictionary's; after other sounds it
-            # matched the coach's own voice ("AA CH" in "... Hold it there." -> "ouch").
+            # matched the coach's own voice (its test lines came out as "ouch").
             return None
         # Frames (10 ms) count from the utterance start; _hyp takes off the denoiser's delay.
         end_ms = utt_start_ms + 10.0 * (words[-1].end_frame + 1)
