@@ -12,13 +12,16 @@ Three defences, in order:
 
 Speed. A command fires on a stable partial result (the same complete phrase for ``stable_ms``
 of audio, and not the first words of a longer phrase with another intent) instead of waiting
-for the end-of-utterance silence; each utterance fires at most once. But vosk 0.3.45 returns
-no partial text in grammar mode once partial words are on (``SetPartialWords``, which the
-partial confidence check needs): measured, commands fire at the end of the utterance, p50
-about 840 ms after the phrase (Korean model, TUNE voices). Without partial words, p50 151 ms
-and accuracy 0.34 -> 0.43, but false commands in talk 9 -> 18 (TUNE) and 12 -> 31
-(HELD-OUT): a partial result carries no confidence to reject talk with. Left so
-until an English model can be measured.
+for the end-of-utterance silence; each utterance fires at most once. A partial result has no
+word confidences (vosk 0.3.45 in grammar mode returns no partial text at all once partial
+words are on), so a partial phrase must stay put longer than a final one needs: Korean model,
+commands heard / false commands in talk / latency p50:
+
+    fired on                 TUNE                 HELD-OUT
+    final result only     0.378   7   847 ms    0.296  13   844 ms   (partial words on)
+    partial, 60 ms        0.422  17   176 ms        -
+    partial, 250 ms       0.422  10   387 ms    0.356  12   429 ms
+    partial, 350 ms       0.422   7   499 ms    0.326   9   547 ms   <- chosen
 
 Decoder settings for a Raspberry Pi (see ``VoskSettings``; measured with bench/bench_hearing.py):
 a grammar of ~50 phrases is a tiny search space, so beam 10 -> 8 and max-active 3000 -> 1000
@@ -79,11 +82,11 @@ class VoskSettings:
     max_active: most active decoder states per frame (count); model default 3000.
     lattice_beam: lattice pruning beam (log-likelihood units); model default 2.
     frames_per_chunk: network chunk size (input frames of 10 ms); sets how often results update.
-    stable_ms: a partial result must stay the same complete phrase this long (ms of audio).
+    stable_ms: a partial result must stay the same complete phrase this long (ms of audio);
+        see the module docstring for why this long.
     partial_lag_ms: how long after the phrase ends a partial result first shows it (ms),
         measured; subtracted to report the phrase end time of a partial fire.
     min_conf: lowest word confidence (0..1) accepted on a final result.
-    min_partial_conf: lowest word confidence (0..1) for a command fired on a partial result.
     denoise: suppress steady background noise first (see voicecoach.denoise). Korean model,
         TUNE voices: white noise 20 dB under the voice 8% -> 28% of commands heard, clean
         37% -> 33%; HELD-OUT: 20 dB 10% -> 30%, 10 dB 0% -> 11%, clean 34% -> 30%.
@@ -94,10 +97,9 @@ class VoskSettings:
     max_active: int = 1000
     lattice_beam: float = 1.0
     frames_per_chunk: int = 6
-    stable_ms: int = 60
+    stable_ms: int = 350
     partial_lag_ms: int = 180
     min_conf: float = 0.6
-    min_partial_conf: float = 0.6
     denoise: bool = True
     partial_confidence: float = 0.9
 
@@ -231,7 +233,6 @@ class VoskRecognizer:
         s = self.settings
         rec = self._vosk.KaldiRecognizer(self._model, RATE, self.grammar)
         rec.SetWords(True)
-        rec.SetPartialWords(True)
         samples = 0
         fired = False
         partial, since = "", 0.0
@@ -253,7 +254,7 @@ class VoskRecognizer:
             if text != partial:
                 partial, since = text, now
             if not fired and text in self._early and now - since >= s.stable_ms:
-                hyp = self._partial_hyp(res, text, since)
+                hyp = self._partial_hyp(text, since)
                 if hyp is not None:
                     fired = True
                     yield hyp
@@ -262,15 +263,7 @@ class VoskRecognizer:
             if hyp is not None:
                 yield hyp
 
-    def _partial_hyp(self, res: dict[str, Any], text: str, since: float) -> Hypothesis | None:
-        """A stable partial phrase; its words' confidences must pass ``min_partial_conf``, and the
-        phrase end is the last word's end time (else the measured lag before ``since``)."""
-        words = res.get("partial_result") or []
-        if words:
-            conf = min(float(w.get("conf", 0.0)) for w in words)
-            if conf < self.settings.min_partial_conf:
-                log.debug("vosk: partial %r rejected (confidence %.2f)", text, conf)
-                return None
-            return self._hyp(1000.0 * float(words[-1]["end"]), text, conf)
+    def _partial_hyp(self, text: str, since: float) -> Hypothesis | None:
+        """A stable partial phrase; it ended about ``partial_lag_ms`` before it showed."""
         t = max(0.0, since - self.settings.partial_lag_ms)
         return self._hyp(t, text, self.settings.partial_confidence)
