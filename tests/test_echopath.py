@@ -7,9 +7,14 @@ from pathlib import Path
 
 import numpy as np
 
+from voicecoach.asr import Hypothesis
+from voicecoach.asr.echo import EchoGuard
+from voicecoach.coach import Coach, Plan
 from voicecoach.echopath import RATE, DelayEstimator, EchoReference, EchoRemover
 from voicecoach.events import Event
-from voicecoach.live import MicRecorder
+from voicecoach.intents import Intent, PhraseTable
+from voicecoach.live import TRUST_ERLE_DB, TRUST_LEARNED_S, GuardedSession, MicRecorder
+from voicecoach.runner import Session
 
 from .test_aec import db, room, speechlike
 
@@ -72,8 +77,9 @@ def test_delay_is_found_from_speech() -> None:
         assert abs(est.delay_s * 1000 - delay_ms) <= 20, (delay_ms, est.delay_s)
 
 
-def run_remover(delay_ms: float, user: np.ndarray | None = None) -> tuple[np.ndarray, EchoRemover,
-                                                                           list[bool]]:
+def run_remover(delay_ms: float, user: np.ndarray | None = None, until_s: float = 20.0
+                 ) -> tuple[np.ndarray, EchoRemover, list[bool]]:
+    """A 20 s session's microphone (fed up to ``until_s``) through an echo remover."""
     seconds = 20.0
     events = schedule(seconds, every=1.1)
     coach = render(events, seconds)
@@ -84,7 +90,7 @@ def run_remover(delay_ms: float, user: np.ndarray | None = None) -> tuple[np.nda
     remover = EchoRemover(EchoReference(lambda text: c[text].astype(np.float32), CLIP_RATE))
     pending = list(events)
     out, near = [], []
-    for start in range(0, len(mic) - 480, 480):  # 30 ms blocks: not the canceller's 20 ms
+    for start in range(0, min(len(mic), int(until_s * RATE)) - 480, 480):  # 30 ms blocks
         while pending and pending[0].t * RATE < start + 1600:
             remover.reference(pending.pop(0))
         block = np.clip(mic[start : start + 480], -32768, 32767).astype("<i2").tobytes()
@@ -108,6 +114,31 @@ def test_the_user_over_the_coach_is_marked_as_heard() -> None:
     out, remover, _ = run_remover(120.0, user)
     assert remover.user_heard(14_100, 15_000)
     assert not remover.user_heard(11_000, 13_500)  # the coach alone: only its residue
+
+
+def test_in_the_cancellers_first_seconds_only_pain_is_believed_over_the_coach() -> None:
+    """Its removal figure reads high within seconds (here 25 dB after 3.4 s of the coach's
+    voice) and it seems to hear someone over the coach; a soak obeyed the coach's own
+    "Your last session was twenty days ago." as "skip" 4 s in. Until the canceller has
+    learned from TRUST_LEARNED_S of the coach's voice, only a pain report is believed."""
+    user = np.zeros(20 * RATE)
+    user[int(3.5 * RATE) : int(4.3 * RATE)] = speechlike(0.8, seed=9)
+    _, remover, _ = run_remover(40.0, user, until_s=4.5)
+    assert remover.canceller.erle_db >= TRUST_ERLE_DB  # what the rule alone trusted
+    assert remover.user_heard(3_100, 4_300)
+    assert remover.canceller.learned_s < TRUST_LEARNED_S
+    guard = EchoGuard()
+    c = clips()
+    for e in schedule(20.0, every=1.1):
+        guard.said(e.t, e.data["text"], len(c[e.data["text"]]) / CLIP_RATE)
+    events: list[Event] = []
+    session = Session(Coach(Plan(first_use=False)), PhraseTable.for_lang("en"), [events.append])
+    session.emit(session.coach.start(0.0))
+    guarded = GuardedSession(session, guard, remover)
+    guarded.handle(4.4, Hypothesis(4_300, Intent.SKIP, "skip", 1.0, "pocketsphinx"))
+    assert not [e for e in events if e.type == "command"]
+    guarded.handle(4.5, Hypothesis(4_300, Intent.PAIN, "ouch", 1.0, "pocketsphinx"))
+    assert [e.data["intent"] for e in events if e.type == "command"] == ["pain"]
 
 
 def test_mic_recording_is_on_the_session_clock(tmp_path: Path) -> None:

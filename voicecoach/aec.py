@@ -87,6 +87,7 @@ class EchoCanceller:
         self._floor = 0.0  # background noise power per block, tracked from below
         self._talk_blocks = 0  # consecutive blocks of double talk
         self._quiet = self.P + 1  # consecutive blocks with a silent reference
+        self._learned = 0  # blocks with something playing since the echo path was (re)set
         self._max_talk_blocks = int(s.max_talk_s * s.rate / s.block)
         self._min_voice = s.block * (32768.0 * 10 ** (s.min_voice_dbfs / 20.0)) ** 2
         self.near_end = True
@@ -102,6 +103,11 @@ class EchoCanceller:
         return 10.0 * math.log10(self._mic_avg / self._err_avg)
 
     @property
+    def learned_s(self) -> float:
+        """Seconds of the coach's voice the filter has learned from since it was (re)set."""
+        return self._learned * self.B / self.settings.rate
+
+    @property
     def converged(self) -> bool:
         """The filter has learned the echo path: it cancels at least 6 dB of it."""
         return self.erle_db >= 6.0
@@ -111,6 +117,7 @@ class EchoCanceller:
         self.W[:] = 0.0
         self._err_avg = self._mic_avg
         self._talk_blocks = 0
+        self._learned = 0
 
     def process(self, mic: Floats, ref: Floats) -> Floats:
         """One block of microphone and reference samples (same length) -> cleaned block."""
@@ -133,6 +140,7 @@ class EchoCanceller:
             self._prev_ref = ref.astype(np.float64, copy=True)
             self.near_end = mic_power > max(self.settings.above_floor * self._floor, voice)
             return mic.astype(np.float64, copy=True)
+        self._learned += 1
         xk = np.fft.rfft(np.concatenate([self._prev_ref, ref]))
         self._prev_ref = ref.astype(np.float64, copy=True)
         self.X = np.roll(self.X, 1, axis=0)

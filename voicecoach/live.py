@@ -40,6 +40,11 @@ HEARD_WINDOW_MS = 1200
 """How far back from a command's end the canceller must have heard the user (ms)."""
 TRUST_ERLE_DB = 15.0
 """Echo the canceller must remove before a command heard over the coach is trusted (dB)."""
+TRUST_LEARNED_S = 8.0
+"""And how much of the coach's voice it must have learned from (seconds). Its removal figure
+is smoothed over 200 ms and reads high early: over a digital loop it passed 15 dB 2.6 s into
+a session (offline), and a 10-minute soak obeyed the coach's own "Your last session was
+twenty days ago." as "skip" 4 s in."""
 
 
 class EchoSink:
@@ -58,9 +63,9 @@ class GuardedSession(Session):
     """A session whose heard commands pass the echo guard first.
 
     The guard compares a command with what the coach was saying when the microphone heard
-    it: the echo reaches the microphone ``remover.delay_s`` after the coach played it. With
-    an echo canceller that does not yet remove TRUST_ERLE_DB of the coach's voice, a
-    command heard while the coach is talking is not trusted (most likely it is the coach's
+    it: the echo reaches the microphone ``remover.delay_s`` after the coach played it. Until
+    the echo canceller has learned from TRUST_LEARNED_S of the coach's voice and removes
+    TRUST_ERLE_DB of it, a command heard while the coach is talking is not trusted (most likely it is the coach's
     own voice), except a pain report: stopping by mistake is the safe mistake. A phrase the
     recognizer found after other sounds (``Hypothesis.lead_ms``) is believed only if the
     coach was talking where it began (those sounds must be the coach's own voice), and never
@@ -84,12 +89,14 @@ class GuardedSession(Session):
                 why = "it followed other sounds, and they were not the coach's voice"
             elif self.remover is not None and self.guard.playing(said.t_ms):
                 erle = self.remover.canceller.erle_db
-                if erle < TRUST_ERLE_DB:
+                learned = self.remover.canceller.learned_s
+                if erle < TRUST_ERLE_DB or learned < TRUST_LEARNED_S:
                     # The canceller has not learned the room yet: only pain is believed, and
                     # not after other sounds (measured: the coach's own voice, not yet
                     # cancelled, came out of the second look as "it hurts").
                     if item.intent is not Intent.PAIN or item.lead_ms is not None:
-                        why = f"the echo canceller removes only {erle:.0f} dB yet"
+                        why = (f"the echo canceller removes {erle:.0f} dB after {learned:.1f} s "
+                               "of the coach's voice: not learned yet")
                 elif not self.remover.user_heard(item.t_ms - HEARD_WINDOW_MS, item.t_ms):
                     # Over the coach, believe a command only if the canceller heard more
                     # than its own residue while it was said.
