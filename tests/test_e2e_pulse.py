@@ -106,7 +106,9 @@ def returning_user(db: Path) -> None:
 
 
 def start_live(db: Path, events_path: Path, mic_wav: Path, speaker: Pulse, mic: Pulse,
-               reps: int) -> subprocess.Popen[str]:
+               reps: int, own_group: bool = False) -> subprocess.Popen[str]:
+    """``voicecoach start`` live; ``own_group``: in a process group of its own, as a program
+    started from a terminal is (so the test can send it what Ctrl-C sends)."""
     env = dict(os.environ, PULSE_SINK=speaker.sink, PULSE_SOURCE=mic.source)
     return subprocess.Popen(
         [sys.executable, "-m", "voicecoach", "--debug", "start", "--sets", "1", "--reps",
@@ -114,7 +116,7 @@ def start_live(db: Path, events_path: Path, mic_wav: Path, speaker: Pulse, mic: 
          "pocketsphinx", "--db", str(db), "--events", str(events_path),
          "--record-mic", str(mic_wav)],
         env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True)
+        text=True, process_group=0 if own_group else None)
 
 
 def stop(proc: subprocess.Popen[str], tail: EventTail, tmp_path: Path) -> tuple[str, str]:
@@ -193,6 +195,56 @@ def test_spoken_commands_act_live_and_the_coach_never_obeys_itself(tmp_path: Pat
     assert events[-1]["type"] == "session_end"  # SIGTERM: ended, saved, summarised
     assert "perfect" in out
     assert mic_wav.stat().st_size > 16000 * 2 * 10  # the microphone was recorded
+
+
+@pytest.mark.parametrize("when", ["starting", "mid-set"])
+def test_ctrl_c_at_any_moment_ends_cleanly_and_keeps_what_was_done(tmp_path: Path,
+                                                                  when: str) -> None:
+    """Ctrl-C at a terminal sends SIGINT to the whole foreground process group: the coach
+    and, if it shared the group, its recognizer worker. Either moment ends without a
+    traceback, leaves no process behind, and the journal keeps every finished rep."""
+    db, events_path, mic_wav = tmp_path / "j.db", tmp_path / "events.jsonl", tmp_path / "mic.wav"
+    returning_user(db)
+    with room(f"int{when.replace('-', '')}{os.getpid()}") as (speaker, mic):
+        proc = start_live(db, events_path, mic_wav, speaker, mic, reps=3, own_group=True)
+        tail = EventTail(events_path)
+        try:
+            if when == "starting":
+                time.sleep(1.5)  # the recognizer's worker is still loading its model
+            else:
+                tail.wait_for(lambda e: e["type"] == "rep", timeout=120)  # rep 1 is done
+            workers = _children(proc.pid)
+            os.killpg(proc.pid, signal.SIGINT)
+            out, err = proc.communicate(timeout=60)
+        finally:
+            tail.stop()
+            if proc.poll() is None:
+                proc.kill()
+    (tmp_path / "stderr.txt").write_text(err)
+    assert proc.returncode in (0, 130), err[-2000:]
+    assert "Traceback" not in err, err[-3000:]
+    time.sleep(1.0)
+    assert not [pid for pid in workers if Path(f"/proc/{pid}").exists()
+                and "Z" not in Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1][:3]]
+    history = subprocess.run([sys.executable, "-m", "voicecoach", "history", "--db", str(db)],
+                             capture_output=True, text=True, check=True).stdout
+    if when == "mid-set":
+        assert proc.returncode == 0 and "perfect" in out  # ended and summarised
+        assert history.count("bent-knee") >= 2, history  # this session was saved
+        exported = subprocess.run(
+            [sys.executable, "-m", "voicecoach", "export", "--format", "json", "--db", str(db)],
+            capture_output=True, text=True, check=True).stdout
+        this = json.loads(exported)["sessions"][-1]
+        assert this["attempts"] >= 1, this  # rep 1 was finished before the Ctrl-C
+    else:
+        assert "bent-knee" in history  # the earlier session is intact
+
+
+def _children(pid: int) -> list[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
 
 
 def test_serve_starts_a_session_on_the_start_phrase_and_sigterm_saves_it(tmp_path: Path) -> None:
