@@ -130,7 +130,8 @@ def test_replaying_the_coachs_own_voice_keeps_its_timeline_and_obeys_nothing(
     own voice."""
     import numpy as np
 
-    from voicecoach.phrasecache import read_wav, resample
+    from voicecoach.phrasecache import resample
+    from voicecoach.tts import read_wav
 
     from . import speech
 

@@ -139,7 +139,7 @@ def test_full_disk_warns_once_and_keeps_clips_in_memory(tmp_path: Path, monkeypa
     def full(*args, **kwargs):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(phrasecache, "write_wav", full)
+    monkeypatch.setattr(phrasecache, "write_pcm16", full)
     synth = ToneSynth()
     cache = make_cache(tmp_path, synth)
     with caplog.at_level(logging.WARNING, logger="voicecoach.phrasecache"):

@@ -65,8 +65,9 @@ class GuardedSession(Session):
     The guard compares a command with what the coach was saying when the microphone heard
     it: the echo reaches the microphone ``remover.delay_s`` after the coach played it. Until
     the echo canceller has learned from TRUST_LEARNED_S of the coach's voice and removes
-    TRUST_ERLE_DB of it, a command heard while the coach is talking is not trusted (most likely it is the coach's
-    own voice), except a pain report: stopping by mistake is the safe mistake. A phrase the
+    TRUST_ERLE_DB of it, a command heard while the coach is talking is not trusted (most
+    likely it is the coach's own voice), except a pain report: stopping by mistake is the
+    safe mistake. A phrase the
     recognizer found after other sounds (``Hypothesis.lead_ms``) is believed only if the
     coach was talking where it began (those sounds must be the coach's own voice), and never
     before the canceller has learned the room, pain included.

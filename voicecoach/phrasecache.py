@@ -36,7 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
-from voicecoach.tts import Synth, TtsSettings, make_synth, read_wav, write_wav
+from voicecoach.tts import Synth, TtsSettings, make_synth, read_pcm16, write_pcm16
 
 log = logging.getLogger(__name__)
 
@@ -184,16 +184,15 @@ class PhraseCache:
         memory from now on."""
         path = self.path_for(text)
         try:
-            samples, rate = read_wav(path)
+            pcm, rate = read_pcm16(path)
         except FileNotFoundError:
             return None
         except (OSError, wave.Error, EOFError, ValueError) as e:
             log.info("cached clip %s is unreadable (%s); rendering it again", path.name, e)
             return None
-        if rate != self.rate or samples.size == 0:
+        if rate != self.rate or pcm.size == 0:
             log.info("cached clip %s has the wrong format; rendering it again", path.name)
             return None
-        pcm = np.round(samples * 32768.0).astype(np.int16)
         self._lengths[text] = pcm.size
         if keep:
             self._clips[text] = pcm
@@ -206,12 +205,12 @@ class PhraseCache:
         pcm = np.clip(np.round(clip * 32768.0), -32768, 32767).astype(np.int16)
         self._lengths[text] = pcm.size
         self.rendered += 1
-        if not self._store(text, pcm.astype(np.float32) / np.float32(32768.0)):
+        if not self._store(text, pcm):
             self._clips[text] = pcm
         return pcm
 
-    def _store(self, text: str, clip: np.ndarray) -> bool:
-        """Write the clip's file; False if the disk cannot keep it."""
+    def _store(self, text: str, pcm: np.ndarray) -> bool:
+        """Write the clip's file (16-bit samples); False if the disk cannot keep it."""
         if not self._disk_ok:
             return False
         path = self.path_for(text)
@@ -219,7 +218,7 @@ class PhraseCache:
         try:
             self.directory.mkdir(parents=True, exist_ok=True)
             with open(tmp, "wb") as f:
-                write_wav(f, clip, self.rate)
+                write_pcm16(f, pcm, self.rate)
             os.replace(tmp, path)
             return True
         except OSError as e:

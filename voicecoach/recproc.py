@@ -128,7 +128,6 @@ class RecognizerProcess:
             except OSError as e:
                 raise AsrError(f"the recognizer process cannot start: {e}") from None
             self._conn = Connection(ours.detach())
-        self._send_lock = threading.Lock()
         try:
             self._conn.send(spec)
             # A worker that dies closes its end: poll returns, and recv raises EOFError.
@@ -158,16 +157,14 @@ class RecognizerProcess:
             try:
                 for block in blocks:
                     if block:  # an empty message is the end marker
-                        with self._send_lock:
-                            self._conn.send_bytes(block)
+                        self._conn.send_bytes(block)
             except BaseException as exc:  # noqa: BLE001  re-raised in the caller's thread
                 failure.append(exc)
             finally:
-                with self._send_lock:
-                    try:
-                        self._conn.send_bytes(b"")
-                    except OSError:
-                        pass
+                try:
+                    self._conn.send_bytes(b"")
+                except OSError:
+                    pass
 
         feeder = threading.Thread(target=feed, name="recognizer-feed", daemon=True)
         feeder.start()

@@ -94,29 +94,46 @@ class Synth(Protocol):
         ...
 
 
-def read_wav(f: Any) -> tuple[np.ndarray, int]:
-    """A 16-bit PCM WAV (path or binary file object) as mono float32 samples and its rate."""
+def _read_frames(f: Any) -> tuple[np.ndarray, int]:
+    """A 16-bit PCM WAV (path or binary file object) as int16 frames (n, channels), rate."""
     with wave.open(str(f) if isinstance(f, os.PathLike) else f, "rb") as w:
-        channels, width, rate, n = w.getnchannels(), w.getsampwidth(), w.getframerate(), w.getnframes()
+        channels, width, rate = w.getnchannels(), w.getsampwidth(), w.getframerate()
+        n = w.getnframes()
         data = w.readframes(n)
     if width != 2:
         raise wave.Error(f"expected 16-bit samples, got {8 * width}-bit")
     if len(data) != n * channels * width:
         raise EOFError(f"WAV is truncated: {len(data)} of {n * channels * width} bytes")
-    samples = np.frombuffer(data, dtype="<i2").astype(np.float32) / 32768.0
-    if channels > 1:
-        samples = samples.reshape(-1, channels).mean(axis=1)
-    return samples, rate
+    return np.frombuffer(data, dtype="<i2").reshape(-1, channels), rate
 
 
-def write_wav(f: Any, samples: np.ndarray, rate: int) -> None:
-    """Write mono float32 samples as a 16-bit PCM WAV (path or binary file object)."""
-    pcm = np.clip(np.round(samples * 32768.0), -32768, 32767).astype("<i2")
+def read_pcm16(f: Any) -> tuple[np.ndarray, int]:
+    """A 16-bit PCM WAV (path or binary file object) as mono int16 samples and its rate."""
+    frames, rate = _read_frames(f)
+    if frames.shape[1] == 1:
+        return frames[:, 0].astype(np.int16), rate
+    return np.round(frames.mean(axis=1)).astype(np.int16), rate
+
+
+def read_wav(f: Any) -> tuple[np.ndarray, int]:
+    """A 16-bit PCM WAV (path or binary file object) as mono float32 samples and its rate."""
+    frames, rate = _read_frames(f)
+    samples = frames.astype(np.float32) / 32768.0
+    return (samples[:, 0] if samples.shape[1] == 1 else samples.mean(axis=1)), rate
+
+
+def write_pcm16(f: Any, pcm: np.ndarray, rate: int) -> None:
+    """Write mono int16 samples as a 16-bit PCM WAV (path or binary file object)."""
     with wave.open(str(f) if isinstance(f, os.PathLike) else f, "wb") as w:
         w.setnchannels(1)
         w.setsampwidth(2)
         w.setframerate(rate)
-        w.writeframes(pcm.tobytes())
+        w.writeframes(pcm.astype("<i2").tobytes())
+
+
+def write_wav(f: Any, samples: np.ndarray, rate: int) -> None:
+    """Write mono float32 samples as a 16-bit PCM WAV (path or binary file object)."""
+    write_pcm16(f, np.clip(np.round(samples * 32768.0), -32768, 32767).astype("<i2"), rate)
 
 
 def _espeak_sync() -> Callable[[], object]:
