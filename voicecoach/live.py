@@ -23,6 +23,7 @@ from typing import Any
 
 from .asr import Hypothesis, Recognizer
 from .asr.echo import EchoGuard
+from .coach import Phase
 from .echopath import EchoReference, EchoRemover
 from .events import Event
 from .intents import Intent
@@ -92,10 +93,13 @@ class GuardedSession(Session):
                 erle = self.remover.canceller.erle_db
                 learned = self.remover.canceller.learned_s
                 if erle < TRUST_ERLE_DB or learned < TRUST_LEARNED_S:
-                    # The canceller has not learned the room yet: only pain is believed, and
-                    # not after other sounds (measured: the coach's own voice, not yet
-                    # cancelled, came out of the second look as "it hurts").
-                    if item.intent is not Intent.PAIN or item.lead_ms is not None:
+                    # The canceller has not learned the room yet: only pain is believed, not
+                    # after other sounds, and only in a set, when the user is exercising
+                    # (measured: the coach's own setup cues, not yet cancelled, came out as
+                    # "it hurts" 5 s into a session, from the second look and then from the
+                    # first; it held the whole session until "go").
+                    if (item.intent is not Intent.PAIN or item.lead_ms is not None
+                            or self.coach.phase is not Phase.SET):
                         why = (f"the echo canceller removes {erle:.0f} dB after {learned:.1f} s "
                                "of the coach's voice: not learned yet")
                 elif not self.remover.user_heard(item.t_ms - HEARD_WINDOW_MS, item.t_ms):
