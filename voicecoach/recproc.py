@@ -94,10 +94,13 @@ def _serve(spec: RecognizerSpec, conn: Connection) -> None:
 
 
 def main(argv: list[str]) -> None:
-    """The worker's entry point: ``python -m voicecoach.recproc FD``; the spec comes first
-    over the socket."""
+    """The worker's entry point: ``python -m voicecoach.recproc FD LEVEL``; the spec comes
+    first over the socket. It logs to the stderr it shares with the parent, at the parent's
+    level (``--debug`` shows the recognizer's utterances too)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    logging.basicConfig(level=int(argv[1]) if len(argv) > 1 else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
     conn = Connection(int(argv[0]))
     try:
         spec = conn.recv()
@@ -122,7 +125,8 @@ class RecognizerProcess:
                 # Its own session: Ctrl-C at the terminal is this process's to handle (it
                 # closes the worker), even while the worker's interpreter is starting.
                 self._proc = subprocess.Popen(
-                    [sys.executable, "-m", "voicecoach.recproc", str(theirs.fileno())],
+                    [sys.executable, "-m", "voicecoach.recproc", str(theirs.fileno()),
+                     str(logging.getLogger().getEffectiveLevel())],
                     pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, env=env,
                     start_new_session=True)
             except OSError as e:
