@@ -39,6 +39,11 @@ RETRY_S = 2.0
 """How often a lost microphone is tried again (seconds)."""
 HEARD_WINDOW_MS = 1200
 """How far back from a command's end the canceller must have heard the user (ms)."""
+HEARD_MIN_MS = 320
+"""And for how long, at least, in that window (ms). With the coach's remainder turned down
+to silence between the user's words (``AecSettings.suppress_gain``), a few blocks the
+double-talk check took for the user were all the recognizer heard, and twice in 2.5
+minutes of the coach alone they made up 160 ms and a "skip"; at 320 none did."""
 TRUST_ERLE_DB = 15.0
 """Echo the canceller must remove before a command heard over the coach is trusted (dB)."""
 TRUST_LEARNED_S = 8.0
@@ -102,7 +107,8 @@ class GuardedSession(Session):
                             or self.coach.phase is not Phase.SET):
                         why = (f"the echo canceller removes {erle:.0f} dB after {learned:.1f} s "
                                "of the coach's voice: not learned yet")
-                elif not self.remover.user_heard(item.t_ms - HEARD_WINDOW_MS, item.t_ms):
+                elif not self.remover.user_heard(item.t_ms - HEARD_WINDOW_MS, item.t_ms,
+                                                 HEARD_MIN_MS):
                     # Over the coach, believe a command only if the canceller heard more
                     # than its own residue while it was said.
                     why = "only the coach's residue was heard"
