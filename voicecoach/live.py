@@ -70,10 +70,11 @@ class GuardedSession(Session):
 
     The guard compares a command with what the coach was saying when the microphone heard
     it: the echo reaches the microphone ``remover.delay_s`` after the coach played it. Until
-    the echo canceller has learned from TRUST_LEARNED_S of the coach's voice and removes
-    TRUST_ERLE_DB of it, a command heard while the coach is talking is not trusted (most
-    likely it is the coach's own voice), except a pain report: stopping by mistake is the
-    safe mistake. A phrase the
+    the echo canceller has learned from TRUST_LEARNED_S of the coach's voice, a command heard
+    while the coach is talking is not trusted (most likely it is the coach's own voice),
+    except a pain report in a set: stopping by mistake is the safe mistake. After that, over
+    the coach, the canceller must have heard the user (``HEARD_MIN_MS``), and while it
+    removes less than TRUST_ERLE_DB only a pain report is believed. A phrase the
     recognizer found after other sounds (``Hypothesis.lead_ms``) is believed only if the
     coach was talking where it began (those sounds must be the coach's own voice), and never
     before the canceller has learned the room, pain included.
@@ -97,7 +98,7 @@ class GuardedSession(Session):
             elif self.remover is not None and self.guard.playing(said.t_ms):
                 erle = self.remover.canceller.erle_db
                 learned = self.remover.canceller.learned_s
-                if erle < TRUST_ERLE_DB or learned < TRUST_LEARNED_S:
+                if learned < TRUST_LEARNED_S:
                     # The canceller has not learned the room yet: only pain is believed, not
                     # after other sounds, and only in a set, when the user is exercising
                     # (measured: the coach's own setup cues, not yet cancelled, came out as
@@ -105,8 +106,15 @@ class GuardedSession(Session):
                     # first; it held the whole session until "go").
                     if (item.intent is not Intent.PAIN or item.lead_ms is not None
                             or self.coach.phase is not Phase.SET):
-                        why = (f"the echo canceller removes {erle:.0f} dB after {learned:.1f} s "
-                               "of the coach's voice: not learned yet")
+                        why = (f"the echo canceller has learned from only {learned:.1f} s "
+                               "of the coach's voice")
+                elif erle < TRUST_ERLE_DB and item.intent is not Intent.PAIN:
+                    # Removing too little of the coach's voice just now: its remainder can
+                    # sound like anything. A pain report is still believed if the user was
+                    # heard (below); measured, a 10-minute session took the coach's "Down"
+                    # for "ouch" seven minutes in, at a moment the canceller removed 10 dB,
+                    # when pain was believed there without that.
+                    why = f"the echo canceller removes only {erle:.0f} dB just now"
                 elif not self.remover.user_heard(item.t_ms - HEARD_WINDOW_MS, item.t_ms,
                                                  HEARD_MIN_MS):
                     # Over the coach, believe a command only if the canceller heard more
