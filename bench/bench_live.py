@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/bench_live.py reaction-replay             # seconds
     .venv/bin/python bench/bench_live.py reaction-pulse [--commands 8]   # a few minutes
-    .venv/bin/python bench/bench_live.py soak --engine pocketsphinx [--minutes 10]
+    .venv/bin/python bench/bench_live.py soak --engine pocketsphinx [--minutes 10] [--record-mic X.wav]
     .venv/bin/python bench/bench_live.py soak --engine vosk --lang ko [--minutes 10]
 
 reaction-replay: microphone recordings (a synthetic user on HELD-OUT voices, 20 dB white
@@ -231,7 +231,7 @@ def _name(pid: int) -> str:
     return Path(cmd.split(" ", 1)[0]).name or str(pid)
 
 
-def soak(engine: str, lang: str, minutes: float) -> None:
+def soak(engine: str, lang: str, minutes: float, record: Path | None) -> None:
     reps = 10
     per_set = reps * 7.0 + 30  # 7 s reps, 30 s rest
     sets = max(1, min(10, round((minutes * 60 - 60) / per_set)))
@@ -242,7 +242,7 @@ def soak(engine: str, lang: str, minutes: float) -> None:
         with room(f"soak{engine}{os.getpid()}") as (spk, mic):
             env = dict(os.environ, PULSE_SINK=spk.sink, PULSE_SOURCE=mic.source)
             t0 = time.monotonic()
-            proc = launch(start_cmd(db, ev, None, engine, lang, sets, reps), env, log)
+            proc = launch(start_cmd(db, ev, record, engine, lang, sets, reps), env, log)
             peak: dict[str, int] = {"all": 0}
             timeline: list[tuple[float, dict[str, float]]] = []
             cpu: dict[int, float] = {}
@@ -276,9 +276,13 @@ def soak(engine: str, lang: str, minutes: float) -> None:
         "peak_rss_mb": {k: round(v / 2**20, 1) for k, v in peak.items()},
         "rss_mb_each_minute": timeline,
         "self_triggered_commands": [(c["t"], c["phrase"]) for c in commands],
-        "echo_guard_drops": err.count("heard while the coach was talking"),
+        "echo_guard_drops": err.count("voicecoach.live: dropped "),
         "session_end": events[-1].get("reason") if events else None,
     })
+    if record is not None:  # what the session heard, did and logged, to look into
+        record.with_suffix(".events.jsonl").write_text(
+            "".join(json.dumps(e) + "\n" for e in events), encoding="utf-8")
+        record.with_suffix(".log").write_text(err, encoding="utf-8")
 
 
 def main() -> None:
@@ -288,13 +292,15 @@ def main() -> None:
     ap.add_argument("--lang", default="en")
     ap.add_argument("--minutes", type=float, default=10.0)
     ap.add_argument("--commands", type=int, default=8)
+    ap.add_argument("--record-mic", type=Path, default=None, metavar="WAV",
+                    help="soak: keep the microphone (and the events and log next to it)")
     a = ap.parse_args()
     if a.what == "reaction-replay":
         reaction_replay()
     elif a.what == "reaction-pulse":
         reaction_pulse(a.commands)
     else:
-        soak(a.engine, a.lang, a.minutes)
+        soak(a.engine, a.lang, a.minutes, a.record_mic)
 
 
 if __name__ == "__main__":
