@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import wave
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -162,3 +163,38 @@ def test_mic_recording_is_on_the_session_clock(tmp_path: Path) -> None:
     assert len(x) == 18600
     assert not x[:8000].any() and (x[8000:11200] == 1000).all()
     assert not x[11200:16000].any() and (x[16000:] == 1000).all()
+
+
+class _Remover:
+    """The canceller's state as the guard reads it (a unit test of the guard's rule)."""
+
+    def __init__(self, erle_db: float, learned_s: float, heard: bool) -> None:
+        self.delay_s = 0.12
+        self.canceller = type("Canceller", (), {"erle_db": erle_db, "learned_s": learned_s})()
+        self._heard = heard
+
+    def user_heard(self, t0_ms: float, t1_ms: float, min_ms: float = 160.0) -> bool:
+        return self._heard
+
+
+def test_after_learning_pain_over_the_coach_needs_the_user_heard_even_when_cancelling_little(
+) -> None:
+    """Seven minutes into a soak the canceller removed 10 dB for a moment, and pain was
+    then believed without more: the coach's own "Down" became "ouch" and stopped the set.
+    Past the first seconds, pain over the coach needs the user heard like any command."""
+    guard = EchoGuard()
+    guard.said(10.0, "Down, three.", 1.0)
+    heard: list[str] = []
+    for erle, user in ((10.0, False), (10.0, True), (30.0, False), (30.0, True)):
+        events: list[Event] = []
+        session = Session(Coach(Plan(first_use=False)), PhraseTable.for_lang("en"),
+                          [events.append])
+        session.emit(session.coach.start(0.0))
+        while not any(e.type == "count" for e in events):  # in a set
+            session.emit(session.coach.advance(session.coach.next_due() or 0.0))
+        remover: Any = _Remover(erle, 60.0, user)
+        guarded = GuardedSession(session, guard, remover)
+        guarded.handle(10.6, Hypothesis(10_620, Intent.PAIN, "ouch", 1.0, "pocketsphinx"))
+        if [e for e in events if e.type == "command"]:
+            heard.append(f"{erle:.0f} dB, user {'heard' if user else 'not heard'}")
+    assert heard == ["10 dB, user heard", "30 dB, user heard"]
