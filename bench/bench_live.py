@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/bench_live.py reaction-replay             # seconds
     .venv/bin/python bench/bench_live.py reaction-pulse [--commands 8]   # a few minutes
-    .venv/bin/python bench/bench_live.py soak --engine pocketsphinx [--minutes 10] [--record-mic X.wav]
+    .venv/bin/python bench/bench_live.py soak --engine pocketsphinx [--minutes 10] \
+        [--record-mic X.wav]
     .venv/bin/python bench/bench_live.py soak --engine vosk --lang ko [--minutes 10]
 
 reaction-replay: microphone recordings (a synthetic user on HELD-OUT voices, 20 dB white

@@ -190,8 +190,9 @@ def test_after_learning_pain_over_the_coach_needs_the_user_heard_even_when_cance
         session = Session(Coach(Plan(first_use=False)), PhraseTable.for_lang("en"),
                           [events.append])
         session.emit(session.coach.start(0.0))
+        coach = session.coach
         while not any(e.type == "count" for e in events):  # in a set
-            session.emit(session.coach.advance(session.coach.next_due() or 0.0))
+            session.emit(coach.advance(coach.next_due() or 0.0))
         remover: Any = _Remover(erle, 60.0, user)
         guarded = GuardedSession(session, guard, remover)
         guarded.handle(10.6, Hypothesis(10_620, Intent.PAIN, "ouch", 1.0, "pocketsphinx"))
