@@ -250,7 +250,7 @@ def take(mic: Microphone, seconds: float) -> list[AudioBlock]:
     blocks: list[AudioBlock] = []
     for b in mic:
         blocks.append(b)
-        if len(blocks) * 20 >= seconds * 1000:
+        if len(blocks) * mic.settings.block_ms >= seconds * 1000:
             break
     return blocks
 
@@ -262,16 +262,17 @@ def test_mic_blocks_are_16k_with_positions(native: bool) -> None:
         blocks = take(mic, 0.8)
     assert sd.opened["samplerate"] == (16000 if native else 48000)
     assert sd.opened["device"] == 1
-    assert all(len(b) == 640 for b in blocks)
-    assert [b.start for b in blocks] == [320 * i for i in range(len(blocks))]
+    n = MicSettings().block_ms * RATE // 1000  # samples per block
+    assert all(len(b) == 2 * n for b in blocks)
+    assert [b.start for b in blocks] == [n * i for i in range(len(blocks))]
     assert peak_hz(pcm(blocks)) == pytest.approx(1000, abs=3)
-    assert mic.samples == 320 * len(blocks)
+    assert mic.samples == n * len(blocks)
 
 
 def test_overflows_are_counted_and_logged_never_fatal(caplog: pytest.LogCaptureFixture) -> None:
     sd = FakeSd([dev("Mic", 1, 0)], overflow_at=(3, 4, 10))
     caplog.set_level(logging.WARNING, logger="voicecoach.mic")
-    with Microphone(sd=sd) as mic:  # type: ignore[arg-type]
+    with Microphone(MicSettings(block_ms=20), sd=sd) as mic:  # type: ignore[arg-type]
         blocks = take(mic, 0.9)
     assert mic.overflows == 3 and len(blocks) == 45
     assert "input overflow" in caplog.text
@@ -280,7 +281,7 @@ def test_overflows_are_counted_and_logged_never_fatal(caplog: pytest.LogCaptureF
 def test_a_slow_consumer_gets_silence_in_place_of_lost_audio() -> None:
     # 1 s of audio arrives while nobody reads (the queue holds 0.1 s), then 0.2 s more.
     sd = FakeSd([dev("Mic", 1, 0)], seconds=1.2, pause_at=50)
-    mic = Microphone(MicSettings(queue_s=0.1), sd=sd)  # type: ignore[arg-type]
+    mic = Microphone(MicSettings(queue_s=0.1, block_ms=20), sd=sd)  # type: ignore[arg-type]
     blocks: list[AudioBlock] = []
     with mic:
         assert sd.paused.wait(timeout=5)
@@ -346,7 +347,7 @@ def test_real_mic_hears_a_tone_played_into_pulseaudio(loopback: Any,
                 break
         assert player is not None and player.wait(timeout=10) == 0
     assert mic.capture_rate == (capture_rate or 16000)
-    assert all(len(b) == 640 for b in blocks)
+    assert all(len(b) == 2 * MicSettings().block_ms * RATE // 1000 for b in blocks)
     assert all(b.start == a.end for a, b in itertools.pairwise(blocks))
     x = pcm(blocks)
     loud = x[np.abs(x) > 0.05]

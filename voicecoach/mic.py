@@ -72,8 +72,11 @@ class MicSettings:
 
     device: int | str | None = None
     """Input device: index, name substring, or None for the system default."""
-    block_ms: int = 20
-    """Length of each block (milliseconds)."""
+    block_ms: int = 40
+    """Length of each block (milliseconds). Every block costs a callback in the audio
+    thread, a queue hand-over and a message to the recognizer's process: over PulseAudio
+    the input stream alone took 1.45% of a core at 20 ms and 0.74% at 40 ms; a command is
+    heard up to 20 ms later."""
     capture_rate: int | None = None
     """Device rate (hertz); None = 16000 when the device can, else its default rate."""
     queue_s: float = 2.0
