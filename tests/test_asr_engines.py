@@ -161,6 +161,27 @@ def test_vosk_korean_rejects_most_ordinary_talk(vosk_ko: VoskRecognizer) -> None
     assert r["false"] <= 5, r["problems"]  # measured 2 of 20 sentences
 
 
+def test_vosk_hears_a_phrase_after_a_long_silence_without_decoding_the_silence(
+        vosk_ko: VoskRecognizer) -> None:
+    # Most of a workout nobody speaks: the speech gate keeps the quiet room from the decoder
+    # (it cost 125 ms of CPU per audio second), but a phrase after 20 s of it is still heard,
+    # and its time is on the stream's clock, not on the clock of the audio vosk was fed
+    # (that one is 20 s behind by the first phrase and further by the second).
+    pain = str(PhraseTable.for_lang("ko").exact("아야"))
+    audio, segs = speech.build_stream([("아야", "espeak:ko", pain)] * 2, gap_ms=15000.0,
+                                      lead_ms=20000.0)
+    fed, heard = vosk_ko.fed_ms, vosk_ko.heard_ms
+    fired, _ = speech.run_recognizer(vosk_ko, audio)
+    fed, heard = vosk_ko.fed_ms - fed, vosk_ko.heard_ms - heard
+    r = speech.score(segs, fired)
+    print(f"fed {fed / heard:.0%} of the audio; phrase end errors {r['t_err_ms']} ms",
+          r["problems"])
+    assert heard == pytest.approx(1000.0 * len(audio) / speech.RATE, abs=20.0)
+    assert r["correct"] == 2 and r["false"] == 0, r["problems"]
+    assert all(abs(e) < 300.0 for e in r["t_err_ms"]), r["t_err_ms"]  # measured 42, 214
+    assert fed < 0.25 * heard  # measured 13 %: the lead, and ~3 s around each phrase
+
+
 def test_pocketsphinx_hears_commands_over_background_music(sphinx: SphinxRecognizer) -> None:
     # Music never pauses: to the voice activity detector alone it was one endless utterance
     # and no command inside it was ever a phrase on its own (0 %). Only frames well above
