@@ -37,15 +37,51 @@ nobody speaking: a frame of 20 ms reaches the decoder only from ``preroll_ms`` b
 television raises it) until vosk's own endpointing ends the utterance in the pause after it
 (2 s of silence when the best path is poor), at most ``hangover_ms`` after the last loud
 frame. vosk's word times count only the audio it was fed; ``_FedClock`` maps them back to
-the stream. The test streams (tests/speech.py) have 1 s between utterances, less than vosk
-needs to end one, so there the gate saves only the lead silence, and what it changes is the
-decoder's run through one long utterance (TUNE, before -> after: clean accuracy 0.422 ->
-0.422, false 7 -> 7, latency p50/p95 499/813 -> 494/813 ms; HELD-OUT 0.326 -> 0.326, false 9
--> 10, 547/838 -> 622/777 ms; white noise 20 dB TUNE 0.333 -> 0.322, HELD-OUT 0.319 -> 0.296;
-babble 20 dB TUNE 0.322 -> 0.333, HELD-OUT 0.104 -> 0.111). With 8 s between commands
-(TUNE, commands only): CPU per audio second 91 -> 27 ms (23% of the audio fed), accuracy
-0.322 -> 0.344, latency p50/p95 498/846 -> 610/828 ms: the first partial of an utterance that
-starts after only ``preroll_ms`` of silence comes later (not yet understood).
+the stream. Korean model, every command of the table by each voice, 1 s or 8 s between
+them, white noise or babble 20 dB under the voice; gate off -> on (``preroll_ms`` 1000):
+
+                         commands heard   wrong   CPU ms per     latency p50/p95 ms   same
+                                                  audio second                           commands
+    TUNE  clean    1 s   0.422  0.422     5  5    89   90        499/813  513/813     -5
+          white    1 s   0.333  0.333     6  5    91   95        519/886  577/894    +13
+          clean    8 s   0.322  0.367     4  2    84   29        498/846  535/782    -18
+          white    8 s   0.356  0.367     3  4    89   30        530/865  568/879     -9
+    HELD  clean    1 s   0.326  0.326     7  9    99  100        547/838  636/825     +9
+          white    1 s   0.319  0.304     4  4    82   90        598/862  627/864     +2
+          babble   1 s   0.104  0.126     4  4    87   93        513/956  515/899     -4
+          clean    8 s   0.237  0.304     7  6    97   34        497/855  592/772     +2
+          white    8 s   0.333  0.326     4  4    99   33        541/796  520/801     -2
+          babble   8 s   0.022  0.022     4  4    98  115        706/770  593/741    -10
+
+False commands in talk (1 s only): TUNE 7 -> 7, 5 -> 5; HELD-OUT 9 -> 9 in all three. CPU
+from one run each, two runs at a time on two cores: the same run twice differs by up to a
+tenth; babble never lets the gate close (99 % of the audio fed). With 1 s between utterances
+(less than vosk needs to end one) the gate feeds nearly everything; with 8 s it feeds 30 %.
+The gate changes which commands are heard, in both directions (HELD-OUT white 8 s: 7 heard
+only without it, 6 only with it): vosk's result for a word depends on where its utterance
+began and what the speaker adaptation has heard, and without the gate an utterance begins
+wherever vosk's silence rule last ended one, seconds before the word. In a live session
+(bench/bench_live.py soak, Korean, 3 sets over the PulseAudio loopback, the echo canceller
+turning the coach's leftover voice down to silence between the user's words) the whole
+program took 13.5% of one core with the gate and 18.6% without (same day, 386 s each), peak
+memory 636 and 647 MB, no command set off by the coach's own voice in either.
+
+Latency. The latency p50 of the heard commands rises with the gate in some rows, and that is
+which commands are heard, not how fast: over the commands heard both with and without the
+gate (column "same commands": the mean of latency on minus latency off, ms) the median
+difference is 0 ms in every row but babble 8 s (-10), and the mean is between -18 and +13 ms
+(one decoder chunk is 60 ms). The p50 moves because the latencies spread thinly from 100 to
+1000 ms, and in clean speech the commands heard only with the gate were mostly slow ones
+(they fire on the final result, ~750 ms): HELD clean 1 s, p50 547 -> 636 ms with 42 of 44
+commands the same and those +9 ms on average. A pre-roll of 300 ms instead of 1000 (the
+gate's first version) had the same per-command latency but heard fewer commands after a long
+pause (TUNE 8 s: clean 0.344, white 0.322; HELD-OUT white 1 s 0.296) for 27 ms of CPU per
+audio second instead of 29: vosk hears a word better, in these runs, after a second of the
+room than after 300 ms of it. When the gate closes on noise vosk takes for words
+(``hangover_ms``), the utterance goes on with the next speech, whose first words then hide
+the command: in white noise with 8 s gaps 8 of 88 openings. Neither ending the utterance
+there (``FinalResult``: TUNE white 8 s 0.367 -> 0.333) nor judging only the partial text
+after the old words (vosk rewrites them; no change) helped.
 """
 
 from __future__ import annotations
@@ -118,7 +154,8 @@ class VoskSettings:
         frame levels of the last ``gate_background_s`` seconds; until a quarter of that has
         been heard, every frame counts as speech.
     preroll_ms: when the gate opens, this much of the audio before the first speech frame
-        is fed first (ms), so a quiet start of a word is not clipped.
+        is fed first (ms), so a quiet start of a word is not clipped and vosk hears the room
+        before the word (300 ms heard fewer commands after long pauses; module docstring).
     hangover_ms: after the last speech frame, real audio is fed until vosk's own endpointing
         ends the utterance, or at most this long (ms); then nothing is fed until the next
         speech frame. Ending the utterance for vosk (``FinalResult``) is no shortcut: that
@@ -138,7 +175,7 @@ class VoskSettings:
     gate_db: float = 10.0
     gate_background_s: float = 5.0
     gate_background_pct: float = 10.0
-    preroll_ms: int = 300
+    preroll_ms: int = 1000
     hangover_ms: int = 2500
 
 
