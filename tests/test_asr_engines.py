@@ -178,8 +178,8 @@ def test_vosk_hears_a_phrase_after_a_long_silence_without_decoding_the_silence(
           r["problems"])
     assert heard == pytest.approx(1000.0 * len(audio) / speech.RATE, abs=20.0)
     assert r["correct"] == 2 and r["false"] == 0, r["problems"]
-    assert all(abs(e) < 300.0 for e in r["t_err_ms"]), r["t_err_ms"]  # measured 42, 214
-    assert fed < 0.25 * heard  # measured 13 %: the lead, and ~3 s around each phrase
+    assert all(abs(e) < 300.0 for e in r["t_err_ms"]), r["t_err_ms"]  # measured 62, 54
+    assert fed < 0.25 * heard  # measured 16 %: the lead, and ~3.5 s around each phrase
 
 
 def test_pocketsphinx_hears_commands_over_background_music(sphinx: SphinxRecognizer) -> None:
