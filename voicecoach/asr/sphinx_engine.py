@@ -56,7 +56,6 @@ phrase waits for a pause after it, ``end_quiet_ms``).
 from __future__ import annotations
 
 import logging
-import math
 import tempfile
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -70,6 +69,7 @@ from ..denoise import DELAY_MS as DENOISE_DELAY_MS
 from ..denoise import denoised
 from ..intents import Intent, PhraseTable
 from . import RATE, AsrError, Hypothesis, prefix_conflicts
+from .gate import BackgroundGate
 
 log = logging.getLogger(__name__)
 
@@ -289,17 +289,6 @@ def _words(dec: Any) -> list[Any]:
     return [sg for sg in dec.seg() or () if not sg.word.startswith(("<", "[", _PHONE_WORD))]
 
 
-def _percentile(values: Iterable[float], pct: float) -> float:
-    """``np.percentile(values, pct)`` (linear interpolation) from a partial sort: a tenth of
-    the time for the 166 levels looked at every 30 ms frame."""
-    a = np.fromiter(values, dtype=np.float64)
-    pos = (len(a) - 1) * pct / 100.0
-    lo = int(pos)
-    hi = min(lo + 1, len(a) - 1)
-    a.partition((lo, hi))
-    return float(a[lo] + (a[hi] - a[lo]) * (pos - lo))
-
-
 def _split_lead(text: str) -> tuple[int, str]:
     """(how many phone pseudo-words come first, the rest): "+ph_dh easier" -> (1, "easier")."""
     words = text.split()
@@ -440,7 +429,7 @@ class SphinxRecognizer:
         # It only decides where an utterance starts and ends: the decoder is fed our own
         # copy of the frames from the speech start, then each frame as it arrives.
         recent: deque[bytes] = deque(maxlen=int(2 * s.vad_window_s * 1000 / frame_ms) + 4)
-        levels: deque[float] = deque(maxlen=max(1, int(s.background_s * 1000 / frame_ms)))
+        above_background = BackgroundGate(s.gate_db, s.background_pct, s.background_s, frame_ms)
         self._quiet_frame = self._dither(bytes(frame))
         buf = b""
         nin = 0  # frames handed to the endpointer
@@ -456,7 +445,7 @@ class SphinxRecognizer:
                 chunk, buf = self._dither(buf[:frame]), buf[frame:]
                 nin += 1
                 now = nin * frame_ms
-                loud = self._above_background(chunk, levels)
+                loud = above_background(chunk)
                 fed = chunk if loud else self._quieter(chunk)  # what the decoder gets
                 recent.append(fed)
                 speech = ep.process(chunk if loud else self._quiet_frame)
@@ -517,19 +506,6 @@ class SphinxRecognizer:
             h = self._end(dec, fired, utt_start_ms)
             if h is not None:
                 yield h
-
-    def _above_background(self, chunk: bytes, levels: deque[float]) -> bool:
-        """Is this frame ``gate_db`` louder than the background of the last seconds?
-
-        Music or a television under the user's voice never pauses, so the voice activity
-        detector alone sees one endless utterance and a command inside it is never a
-        phrase on its own. The background level is a low percentile of the recent frames."""
-        x = np.frombuffer(chunk, dtype="<i2").astype(np.float64)
-        level = 10.0 * math.log10(float(np.dot(x, x)) / len(x) + 1.0)
-        levels.append(level)
-        if self.settings.gate_db <= 0 or len(levels) < (levels.maxlen or 4) // 4:
-            return True
-        return level > _percentile(levels, self.settings.background_pct) + self.settings.gate_db
 
     def _quieter(self, chunk: bytes) -> bytes:
         """A background frame as the decoder gets it: ``quiet_gain_db`` quieter, dithered."""

@@ -89,7 +89,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import math
 import os
 from collections import deque
 from collections.abc import Iterable, Iterator
@@ -97,13 +96,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from ..denoise import DELAY_MS as DENOISE_DELAY_MS
 from ..denoise import denoised
 from ..intents import PhraseTable
 from . import RATE, AsrError, Hypothesis, prefix_conflicts
-from .sphinx_engine import _percentile
+from .gate import BackgroundGate
 
 log = logging.getLogger(__name__)
 
@@ -181,26 +178,6 @@ class VoskSettings:
 
 GATE_FRAME = RATE // 50
 """Samples in one frame of the speech gate (20 ms)."""
-
-
-class _SpeechGate:
-    """Is a frame speech? Its level against the background of the last seconds (a low
-    percentile of the recent frame levels, as ``SphinxRecognizer._above_background``):
-    steady noise (a fan, a television) raises the background with it."""
-
-    def __init__(self, s: VoskSettings) -> None:
-        self.db = s.gate_db
-        self.pct = s.gate_background_pct
-        self.levels: deque[float] = deque(
-            maxlen=max(4, round(s.gate_background_s * RATE / GATE_FRAME)))
-
-    def speech(self, frame: bytes) -> bool:
-        x = np.frombuffer(frame, dtype="<i2").astype(np.float64)
-        level = 10.0 * math.log10(float(np.dot(x, x)) / max(1, len(x)) + 1.0)
-        self.levels.append(level)
-        if self.db <= 0 or len(self.levels) < (self.levels.maxlen or 4) // 4:
-            return True
-        return level > _percentile(self.levels, self.pct) + self.db
 
 
 class _FedClock:
@@ -373,7 +350,8 @@ class VoskRecognizer:
         rec = self._vosk.KaldiRecognizer(self._model, RATE, self.grammar)
         rec.SetWords(True)
         u = _Utterances(rec)
-        gate = _SpeechGate(s)
+        gate = BackgroundGate(s.gate_db, s.gate_background_pct, s.gate_background_s,
+                              1000.0 * GATE_FRAME / RATE)
         unfed: deque[bytes] = deque(maxlen=max(0, round(s.preroll_ms * RATE / 1000 / GATE_FRAME)))
         if s.denoise:
             blocks = denoised(blocks)
@@ -386,7 +364,7 @@ class VoskRecognizer:
             while len(buf) >= 2 * GATE_FRAME:
                 frame, buf = buf[: 2 * GATE_FRAME], buf[2 * GATE_FRAME :]
                 pos += GATE_FRAME
-                speech = gate.speech(frame)
+                speech = gate(frame)
                 quiet_ms = 0.0 if speech else quiet_ms + 1000.0 * GATE_FRAME / RATE
                 if not feeding:
                     if not speech:
