@@ -166,15 +166,27 @@ def test_mic_recording_is_on_the_session_clock(tmp_path: Path) -> None:
 
 
 class _Remover:
-    """The canceller's state as the guard reads it (a unit test of the guard's rule)."""
+    """The canceller's state as the guard reads it (a unit test of the guard's rule): the
+    user was heard over ``spans`` (session ms)."""
 
-    def __init__(self, erle_db: float, learned_s: float, heard: bool) -> None:
+    def __init__(self, erle_db: float, learned_s: float, spans: list[tuple[float, float]]
+                 ) -> None:
         self.delay_s = 0.12
         self.canceller = type("Canceller", (), {"erle_db": erle_db, "learned_s": learned_s})()
-        self._heard = heard
+        self.spans = spans
 
     def user_heard(self, t0_ms: float, t1_ms: float, min_ms: float = 160.0) -> bool:
-        return self._heard
+        return sum(max(0.0, min(b, t1_ms) - max(a, t0_ms)) for a, b in self.spans) >= min_ms
+
+
+def in_a_set(guard: EchoGuard, remover: Any) -> tuple[GuardedSession, list[Event]]:
+    events: list[Event] = []
+    session = Session(Coach(Plan(first_use=False)), PhraseTable.for_lang("en"), [events.append])
+    session.emit(session.coach.start(0.0))
+    coach = session.coach
+    while not any(e.type == "count" for e in events):
+        session.emit(coach.advance(coach.next_due() or 0.0))
+    return GuardedSession(session, guard, remover), events
 
 
 def test_after_learning_pain_over_the_coach_needs_the_user_heard_even_when_cancelling_little(
@@ -186,16 +198,25 @@ def test_after_learning_pain_over_the_coach_needs_the_user_heard_even_when_cance
     guard.said(10.0, "Down, three.", 1.0)
     heard: list[str] = []
     for erle, user in ((10.0, False), (10.0, True), (30.0, False), (30.0, True)):
-        events: list[Event] = []
-        session = Session(Coach(Plan(first_use=False)), PhraseTable.for_lang("en"),
-                          [events.append])
-        session.emit(session.coach.start(0.0))
-        coach = session.coach
-        while not any(e.type == "count" for e in events):  # in a set
-            session.emit(coach.advance(coach.next_due() or 0.0))
-        remover: Any = _Remover(erle, 60.0, user)
-        guarded = GuardedSession(session, guard, remover)
+        spans = [(10_000.0, 10_620.0)] if user else []
+        guarded, events = in_a_set(guard, _Remover(erle, 60.0, spans))
         guarded.handle(10.6, Hypothesis(10_620, Intent.PAIN, "ouch", 1.0, "pocketsphinx"))
         if [e for e in events if e.type == "command"]:
             heard.append(f"{erle:.0f} dB, user {'heard' if user else 'not heard'}")
     assert heard == ["10 dB, user heard", "30 dB, user heard"]
+
+
+def test_the_users_previous_command_does_not_vouch_for_the_coachs_answer() -> None:
+    """Over PulseAudio, in a rest: the user said "harder", the coach answered "Harder:
+    thirty." and its remainder came out as "ouch" half a second in. The user's "harder" was
+    still in the guard's window; now the user must be heard near the end of the phrase."""
+    guard = EchoGuard()
+    guard.said(20.6, "Harder: thirty.", 1.2)
+    before = [(19_800.0, 20_500.0)]  # "harder", then the answer from 20.6 s
+    guarded, events = in_a_set(guard, _Remover(30.0, 60.0, before))
+    guarded.handle(21.3, Hypothesis(21_200, Intent.PAIN, "ouch", 1.0, "pocketsphinx"))
+    assert not [e for e in events if e.type == "command"]
+    said_over = [(20_700.0, 21_150.0)]  # a real "ouch" over the answer is heard to its end
+    guarded, events = in_a_set(guard, _Remover(30.0, 60.0, said_over))
+    guarded.handle(21.3, Hypothesis(21_200, Intent.PAIN, "ouch", 1.0, "pocketsphinx"))
+    assert [e.data["intent"] for e in events if e.type == "command"] == ["pain"]
