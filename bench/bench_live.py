@@ -13,7 +13,8 @@ command (both exact here).
 
 reaction-pulse: `voicecoach start` in its own process over PulseAudio (speaker and
 microphone are null sinks; the speaker is looped back into the microphone, 40 ms). Commands
-are played into the microphone in the quiet of the rest between two sets, so that what is
+are played into the microphone in the quiet of the rest between two sets (1.5 s after the
+coach's last word), so that what is
 timed is the audio path and the recognizer, not a command lost under a count (replay and the
 end-to-end tests report that); the microphone is recorded by `--record-mic` on the session
 clock. In that recording the end of the command and the start of the acknowledgement (found
@@ -161,10 +162,10 @@ def reaction_pulse(n: int) -> None:
                 # the audio path and the recognizer, not a command lost under a count (the
                 # replay figures and the end-to-end tests report that).
                 tail.wait_for(lambda e: e["type"] == "rest", timeout=300)
-                time.sleep(3.0)  # "Rest for sixty seconds." is over
                 for word in words:
+                    wait_quiet(tail, cache.duration_s, 1.5)
                     mic.play_samples(command_clip(word, 3000.0), RATE).wait(timeout=20)
-                    time.sleep(3.5)
+                    time.sleep(2.0)
             finally:
                 proc.send_signal(signal.SIGTERM)
                 proc.wait(timeout=60)
@@ -191,6 +192,19 @@ def reaction_pulse(n: int) -> None:
                             "commands_heard": len(commands),
                             "reaction_ms_p50": pct(lags, 50), "reaction_ms_p95": pct(lags, 95),
                             "includes_loopback_ms": 40, "details": details})
+
+
+def wait_quiet(tail: EventTail, duration_s: Any, quiet_s: float) -> None:
+    """Until the coach has said nothing for ``quiet_s``: each cue sounds from when its event
+    appeared for as long as its clip (a fixed pause after the rest began was not enough: the
+    first commands fell on the coach's set summary, and timed the guard, not the path)."""
+    while True:
+        ends = [seen + duration_s(e["text"]) for seen, e in tail.events
+                if e["type"] in ("cue", "count")]
+        wait = (max(ends) if ends else 0.0) + quiet_s - time.monotonic()
+        if wait <= 0:
+            return
+        time.sleep(wait)
 
 
 def _to16(clip: np.ndarray, rate: int) -> np.ndarray:
