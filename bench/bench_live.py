@@ -26,7 +26,7 @@ soak: `voicecoach start` over PulseAudio for about ``--minutes`` (sets and reps 
 fill them) with the coach looped back into the microphone all along (so the recognizer
 decodes the coach's speech the whole time, its worst case). Reports CPU seconds / wall
 seconds (share of one core) of the process and its children together, peak RSS of each
-process (by name: main, recognizer, resource-tracker) and of all together, RSS each minute,
+process (by name: main, recognizer) and of all together, RSS each minute,
 and any command the coach's own voice triggered.
 
 Targets: reaction p95 <= 500 ms over the audio path; <= 10% of one core; peak RSS <= 150 MB
@@ -234,15 +234,13 @@ def _children(pid: int) -> list[int]:
 
 
 def _name(pid: int) -> str:
-    """A child process by what it runs: the recognizer worker, multiprocessing's resource
-    tracker, or the program's name."""
+    """A child process by what it runs: the recognizer worker, or the program's name."""
     try:
         cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
     except OSError:
         return str(pid)
-    for key, name in (("resource_tracker", "resource-tracker"), ("voicecoach.recproc", "recognizer")):
-        if key in cmd:
-            return name
+    if "voicecoach.recproc" in cmd:
+        return "recognizer"
     return Path(cmd.split(" ", 1)[0]).name or str(pid)
 
 
