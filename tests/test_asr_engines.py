@@ -178,7 +178,7 @@ def test_vosk_hears_a_phrase_after_a_long_silence_without_decoding_the_silence(
           r["problems"])
     assert heard == pytest.approx(1000.0 * len(audio) / speech.RATE, abs=20.0)
     assert r["correct"] == 2 and r["false"] == 0, r["problems"]
-    assert all(abs(e) < 300.0 for e in r["t_err_ms"]), r["t_err_ms"]  # measured 62, 54
+    assert all(abs(e) < 300.0 for e in r["t_err_ms"]), r["t_err_ms"]  # measured 42, 214
     assert fed < 0.25 * heard  # measured 16 %: the lead, and ~3.5 s around each phrase
 
 
@@ -193,6 +193,29 @@ def test_ouch_acts_in_the_pause_after_it_not_at_the_end_of_the_utterance(
     r = speech.score(segs, fired)
     assert r["correct"] == 1, r["problems"]
     assert r["latency_ms"][0] <= 220.0, r["latency_ms"]
+
+
+def test_blips_of_the_coachs_leftover_voice_do_not_keep_vosk_decoding(
+        vosk_ko: VoskRecognizer) -> None:
+    # What the echo canceller leaves of the coach comes in blips of 40-100 ms. When any one
+    # loud frame opened the speech gate, each blip cost a second of pre-roll and seconds of
+    # hangover: in a recorded session the decoder was fed half of all the audio.
+    pain = str(PhraseTable.for_lang("ko").exact("아야"))
+    audio, segs = speech.build_stream([("아야", "espeak:ko", pain)], lead_ms=30000.0)
+    coach = speech.synth("하나 둘 셋", "espeak:ko")
+    blip = coach[len(coach) // 3 : len(coach) // 3 + int(0.08 * speech.RATE)].astype(np.int32)
+    out = audio.astype(np.int32)
+    for k in range(4, 28, 2):  # one every 2 s, as the coach counts
+        a = k * speech.RATE
+        out[a : a + len(blip)] += blip
+    out = np.clip(out, -32768, 32767).astype(np.int16)
+    fed, heard = vosk_ko.fed_ms, vosk_ko.heard_ms
+    fired, _ = speech.run_recognizer(vosk_ko, out)
+    fed, heard = vosk_ko.fed_ms - fed, vosk_ko.heard_ms - heard
+    r = speech.score(segs, fired)
+    print(f"fed {fed / heard:.0%} of the audio", r["problems"])
+    assert r["correct"] == 1, r["problems"]
+    assert fed < 0.2 * heard  # measured 12 %; 51 % when one loud frame opened the gate
 
 
 def test_pocketsphinx_hears_commands_over_background_music(sphinx: SphinxRecognizer) -> None:

@@ -150,7 +150,7 @@ class VoskSettings:
     gate_background_s, gate_background_pct: the background is this percentile (%) of the
         frame levels of the last ``gate_background_s`` seconds; until a quarter of that has
         been heard, every frame counts as speech.
-    preroll_ms: when the gate opens, this much of the audio before the first speech frame
+    preroll_ms: when the gate opens, this much of the audio up to the frame that opened it
         is fed first (ms), so a quiet start of a word is not clipped and vosk hears the room
         before the word (300 ms heard fewer commands after long pauses; module docstring).
     hangover_ms: after the last speech frame, real audio is fed until vosk's own endpointing
@@ -158,6 +158,16 @@ class VoskSettings:
         speech frame. Ending the utterance for vosk (``FinalResult``) is no shortcut: that
         also restarts its feature pipeline (speaker adaptation) and cost accuracy, TUNE 0.411
         -> 0.344 with the end forced 700 ms into a pause.
+    open_frames, open_window: the gate opens when ``open_frames`` of the last ``open_window``
+        frames are speech (count; 1 and 1 open it on any one). What the echo canceller lets
+        through of the coach's voice comes in blips of 40-100 ms, a few a minute, and each
+        one opening the gate cost the pre-roll and seconds of hangover: in a recorded
+        10-minute session (Korean, PulseAudio loopback) 195 openings fed the decoder 285 of
+        606 s, 35 ms of CPU per audio second; at 6 of 10, 91 s and 15 ms; at 8 of 12, 55 s
+        and 9 ms. Commands 8 s apart, 1 of 1 -> 8 of 12: clean, heard TUNE 29 -> 31 of 90,
+        HELD-OUT 41 -> 40 of 135, on the ones heard both ways the same latency (median
+        difference +20 and 0 ms, one decoder chunk is 60); white noise 20 dB under the
+        voice, TUNE 0.344 -> 0.344, HELD-OUT 0.341 -> 0.348.
     """
 
     beam: float = 8.0
@@ -174,6 +184,8 @@ class VoskSettings:
     gate_background_pct: float = 10.0
     preroll_ms: int = 1000
     hangover_ms: int = 2500
+    open_frames: int = 8
+    open_window: int = 12
 
 
 GATE_FRAME = RATE // 50
@@ -352,7 +364,8 @@ class VoskRecognizer:
         u = _Utterances(rec)
         gate = BackgroundGate(s.gate_db, s.gate_background_pct, s.gate_background_s,
                               1000.0 * GATE_FRAME / RATE)
-        unfed: deque[bytes] = deque(maxlen=max(0, round(s.preroll_ms * RATE / 1000 / GATE_FRAME)))
+        unfed: deque[bytes] = deque(maxlen=max(1, round(s.preroll_ms * RATE / 1000 / GATE_FRAME)))
+        recent: deque[bool] = deque(maxlen=max(1, s.open_window))
         if s.denoise:
             blocks = denoised(blocks)
         buf = b""
@@ -365,14 +378,15 @@ class VoskRecognizer:
                 frame, buf = buf[: 2 * GATE_FRAME], buf[2 * GATE_FRAME :]
                 pos += GATE_FRAME
                 speech = gate(frame)
+                recent.append(speech)
                 quiet_ms = 0.0 if speech else quiet_ms + 1000.0 * GATE_FRAME / RATE
                 if not feeding:
-                    if not speech:
-                        unfed.append(frame)
+                    unfed.append(frame)
+                    if sum(recent) < s.open_frames:
                         continue
-                    # Speech: the pre-roll first (audio never fed before), then this frame.
+                    # Speech: the pre-roll first (audio never fed before), ending in this frame.
                     feeding = True
-                    chunk = b"".join(unfed) + frame
+                    chunk = b"".join(unfed)
                     unfed.clear()
                 else:
                     chunk = frame
