@@ -39,11 +39,15 @@ RETRY_S = 2.0
 """How often a lost microphone is tried again (seconds)."""
 HEARD_WINDOW_MS = 1200
 """How far back from a command's end the canceller must have heard the user (ms)."""
-HEARD_MIN_MS = 320
+HEARD_MIN_MS = 260
 """And for how long, at least, in that window (ms). With the coach's remainder turned down
 to silence between the user's words (``AecSettings.suppress_gain``), a few blocks the
 double-talk check took for the user were all the recognizer heard, and twice in 2.5
-minutes of the coach alone they made up 160 ms and a "skip"; at 320 none did."""
+minutes of the coach alone they made up 160 ms and a "skip"; at 320 none did. Since the
+double-talk check also looks below 1 kHz (``AecSettings.talk_band_hz``), what the
+recognizer took from the coach's own voice in four recorded sessions was heard as the user
+for at most 240 ms where the canceller removed 15 dB or more (``TRUST_ERLE_DB``), and a
+short command such as "ouch" (320 ms) often for less than 320 ms: hence 260."""
 HEARD_END_MS = 400
 """And some of it (``HEARD_END_MIN_MS``) this close to the end of the command (ms): the
 user's previous command was in the window of the coach's acknowledgement, whose remainder
