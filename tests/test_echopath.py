@@ -117,6 +117,29 @@ def test_the_user_over_the_coach_is_marked_as_heard() -> None:
     assert not remover.user_heard(11_000, 13_500)  # the coach alone: only its residue
 
 
+def test_when_the_canceller_loses_the_echo_path_the_coach_is_not_taken_for_the_user() -> None:
+    # The speaker is turned round 12 s in: for a second the filter removes nothing, and
+    # every block "may" be the user (it is left alone, so a user would be heard). A
+    # 10-minute session took the coach's "Down, three" for "ouch" at such a moment, and the
+    # guard, which asks whether the user was heard, found them heard all along.
+    seconds = 20.0
+    events = schedule(seconds, every=1.1)
+    coach = render(events, seconds)
+    mic = room(coach, delay_ms=120.0, gain=0.6)
+    mic[12 * RATE :] = room(-coach, delay_ms=120.0, gain=0.9)[12 * RATE :]
+    c = clips()
+    remover = EchoRemover(EchoReference(lambda text: c[text].astype(np.float32), CLIP_RATE))
+    pending, lost = list(events), []
+    for start in range(0, len(mic) - 480, 480):
+        while pending and pending[0].t * RATE < start + 1600:
+            remover.reference(pending.pop(0))
+        remover.clean(np.clip(mic[start : start + 480], -32768, 32767).astype("<i2").tobytes(),
+                      start)
+        lost.append(remover.canceller.near_end and remover.canceller.erle_db < 6.0)
+    assert any(lost)  # it did lose the path (measured: 12.1-13.5 s)
+    assert not remover.user_heard(12_000, 14_000, 260)  # was heard, when "may" counted
+
+
 def test_in_the_cancellers_first_seconds_only_pain_is_believed_over_the_coach() -> None:
     """Its removal figure reads high within seconds (here 25 dB after 3.4 s of the coach's
     voice) and it seems to hear someone over the coach; a soak obeyed the coach's own

@@ -127,6 +127,11 @@ class EchoCanceller:
         """The last block may hold the user's voice: with nothing playing, it is louder than
         the background; while the coach plays, the filter has not learned the echo path
         yet, or the error jumped above the usual residual (double talk)."""
+        self.talking = False
+        """The last block held the user's voice as far as the canceller can tell: with
+        nothing playing, it is louder than the background; while the coach plays, double
+        talk. While the filter has not learned the echo path it cannot tell, and says no
+        (``near_end`` says "maybe", and the block is left alone)."""
 
     @property
     def erle_db(self) -> float:
@@ -172,6 +177,7 @@ class EchoCanceller:
                 self.X[:] = 0.0  # what is left in it is next to nothing
             self._prev_ref = ref.astype(np.float64, copy=True)
             self.near_end = mic_power > max(self.settings.above_floor * self._floor, voice)
+            self.talking = self.near_end
             if mic_power < self._noise:
                 # Never quite zero: from a digital silence (a muted input, a silent
                 # loopback) it must still be able to rise.
@@ -212,7 +218,8 @@ class EchoCanceller:
                 and err_band > self.settings.double_talk * expected_band
                 and err_band > self.settings.min_near * mic_band)
         self._talk_blocks = self._talk_blocks + 1 if talk else 0
-        if talk and self._talk_blocks <= self._max_talk_blocks:
+        self.talking = talk and self._talk_blocks <= self._max_talk_blocks
+        if self.talking:
             step *= 0.05  # the user is talking over the coach: do not learn their voice
             self.near_end = True
         else:

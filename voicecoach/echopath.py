@@ -213,7 +213,7 @@ class EchoRemover:
             raw_ref = ref if self.shift == 0 else self.reference.at(s0, B) * 32767.0
             self.estimator.add(block, raw_ref)
             frames.append(self.canceller.process(block, ref))
-            self._near.append((s0 + B, self.canceller.near_end))
+            self._near.append((s0 + B, self.canceller.talking))
             self._update_shift()
             if (s0 // B) % (REPORT_S * RATE // B) == 0:
                 log.debug("echo canceller at %.1f s: removes %.1f dB, delay %.0f ms",
@@ -223,10 +223,13 @@ class EchoRemover:
         return np.clip(out, -32768, 32767).astype("<i2").tobytes()
 
     def user_heard(self, t0_ms: float, t1_ms: float, min_ms: float = 160.0) -> bool:
-        """Whether the user may have spoken between session times ``t0_ms`` and ``t1_ms``:
-        at least ``min_ms`` of blocks there may hold their voice (see
-        ``EchoCanceller.near_end``; a command is longer, a blip of residue shorter).
-        Times no longer (or not yet) known count as yes."""
+        """Whether the user spoke between session times ``t0_ms`` and ``t1_ms``, as far as
+        the canceller can tell: at least ``min_ms`` of blocks there held their voice (see
+        ``EchoCanceller.talking``; a command is longer, a blip of residue shorter). Times
+        no longer (or not yet) known count as yes. Blocks where the filter had lost the
+        echo path count as no: then every block "may" be the user (measured: a 10-minute
+        session took the coach's "Down, three" for "ouch" while the canceller removed 6 dB,
+        and stopped the set)."""
         a, b = t0_ms * RATE / 1000.0, t1_ms * RATE / 1000.0
         B = self.canceller.B
         seen = [near for end, near in self._near if a <= end and end - B <= b]
