@@ -192,14 +192,18 @@ class _Remover:
     """The canceller's state as the guard reads it (a unit test of the guard's rule): the
     user was heard over ``spans`` (session ms)."""
 
-    def __init__(self, erle_db: float, learned_s: float, spans: list[tuple[float, float]]
-                 ) -> None:
+    def __init__(self, erle_db: float, learned_s: float, spans: list[tuple[float, float]],
+                 erle_before_db: float | None = None) -> None:
         self.delay_s = 0.12
         self.canceller = type("Canceller", (), {"erle_db": erle_db, "learned_s": learned_s})()
         self.spans = spans
+        self.erle_before_db = erle_db if erle_before_db is None else erle_before_db
 
     def user_heard(self, t0_ms: float, t1_ms: float, min_ms: float = 160.0) -> bool:
         return sum(max(0.0, min(b, t1_ms) - max(a, t0_ms)) for a, b in self.spans) >= min_ms
+
+    def erle_db_at(self, t_ms: float) -> float:
+        return self.erle_before_db
 
 
 def in_a_set(guard: EchoGuard, remover: Any) -> tuple[GuardedSession, list[Event]]:
@@ -243,3 +247,20 @@ def test_the_users_previous_command_does_not_vouch_for_the_coachs_answer() -> No
     guarded, events = in_a_set(guard, _Remover(30.0, 60.0, said_over))
     guarded.handle(21.3, Hypothesis(21_200, Intent.PAIN, "ouch", 1.0, "pocketsphinx"))
     assert [e.data["intent"] for e in events if e.type == "command"] == ["pain"]
+
+
+def test_the_users_own_voice_does_not_lower_the_trust_in_the_canceller() -> None:
+    """Live over PulseAudio, "easier" said over a count was heard and then dropped: the
+    canceller "removed only 12 dB just now", because the user's own voice had lowered that
+    figure. What it removed before the command began counts; the user must still be heard."""
+    guard = EchoGuard()
+    guard.said(30.0, "Lift, one.", 1.2)
+    said = [(30_300.0, 30_800.0)]
+    dropped_before = 0
+    for before_db, spans in ((25.0, said), (12.0, said), (25.0, [])):
+        guarded, events = in_a_set(guard, _Remover(12.0, 60.0, spans, erle_before_db=before_db))
+        guarded.handle(30.9, Hypothesis(30_800, Intent.EASIER, "easier", 1.0, "pocketsphinx"))
+        heard = [e.data["intent"] for e in events if e.type == "command"]
+        assert heard == (["easier"] if before_db > 15.0 and spans else []), (before_db, spans)
+        dropped_before += not heard
+    assert dropped_before == 2

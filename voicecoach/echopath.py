@@ -186,7 +186,9 @@ class EchoRemover:
         self.estimator = estimator or DelayEstimator()
         self.margin = int(margin_s * RATE)
         self.shift = 0  # samples the reference is read earlier than the microphone
-        self._near: deque[tuple[int, bool]] = deque(maxlen=int(NEAR_KEEP_S * RATE) // 320)
+        # (stream sample after the block, the user talking in it, the removal figure then)
+        self._near: deque[tuple[int, bool, float]] = deque(
+            maxlen=int(NEAR_KEEP_S * RATE) // 320)
         self._buf = np.zeros(0)
         self._buf_start = 0
 
@@ -213,7 +215,7 @@ class EchoRemover:
             raw_ref = ref if self.shift == 0 else self.reference.at(s0, B) * 32767.0
             self.estimator.add(block, raw_ref)
             frames.append(self.canceller.process(block, ref))
-            self._near.append((s0 + B, self.canceller.talking))
+            self._near.append((s0 + B, self.canceller.talking, self.canceller.erle_db))
             self._update_shift()
             if (s0 // B) % (REPORT_S * RATE // B) == 0:
                 log.debug("echo canceller at %.1f s: removes %.1f dB, delay %.0f ms",
@@ -232,8 +234,15 @@ class EchoRemover:
         and stopped the set)."""
         a, b = t0_ms * RATE / 1000.0, t1_ms * RATE / 1000.0
         B = self.canceller.B
-        seen = [near for end, near in self._near if a <= end and end - B <= b]
+        seen = [near for end, near, _ in self._near if a <= end and end - B <= b]
         return not seen or sum(seen) * B >= min_ms * RATE / 1000.0
+
+    def erle_db_at(self, t_ms: float) -> float:
+        """How much of the coach's voice the canceller removed at session time ``t_ms`` (dB;
+        the figure now if that time is no longer, or not yet, known)."""
+        t = t_ms * RATE / 1000.0
+        before = [erle for end, _, erle in self._near if end <= t]
+        return before[-1] if before else self.canceller.erle_db
 
     def _update_shift(self) -> None:
         d = self.estimator.delay_s

@@ -107,7 +107,12 @@ class GuardedSession(Session):
             if not self.guard.lead_explained(item, item.t_ms - said.t_ms):
                 why = "it followed other sounds, and they were not the coach's voice"
             elif self.remover is not None and self.guard.playing(said.t_ms):
-                erle = self.remover.canceller.erle_db
+                # The removal figure falls while the user talks over the coach (blocks of
+                # their voice not taken for double talk count as the coach's remainder):
+                # measured, a live "easier" over a count was dropped at 12 dB. What the
+                # canceller removed before the command began counts too.
+                erle = max(self.remover.canceller.erle_db,
+                           self.remover.erle_db_at(item.t_ms - HEARD_WINDOW_MS))
                 learned = self.remover.canceller.learned_s
                 if learned < TRUST_LEARNED_S:
                     # The canceller has not learned the room yet: only pain is believed, not
