@@ -176,7 +176,10 @@ class EchoCanceller:
             if self._quiet == self.P + 1:
                 self.X[:] = 0.0  # what is left in it is next to nothing
             self._prev_ref = ref.astype(np.float64, copy=True)
-            self.near_end = mic_power > max(self.settings.above_floor * self._floor, voice)
+            # Against the background measured while nothing plays: the running floor
+            # starts afresh at the first sound after a digital silence (a silent loopback,
+            # a muted input), and that sound was the user's first word, taken for the room.
+            self.near_end = mic_power > max(self.settings.above_floor * self._noise, voice)
             self.talking = self.near_end
             if mic_power < self._noise:
                 # Never quite zero: from a digital silence (a muted input, a silent
