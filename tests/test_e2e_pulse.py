@@ -154,9 +154,8 @@ def test_the_coach_hearing_itself_all_session_obeys_nothing_and_sigterm_saves(
 
 @pytest.mark.xfail(
     strict=True,
-    reason="open (issue 4): \"easier\" over the coach's count is recognized, but the "
-    "canceller takes only 200 ms of it for the user (the guard wants 260), and \"ouch\" in "
-    "a hold comes out as \"no\"; the coach's own voice triggers nothing")
+    reason="open (issue 4): \"easier\" over the coach's count now acts, but \"ouch\" said "
+    "over the coach in a hold is not heard; the coach's own voice triggers nothing")
 def test_spoken_commands_act_live_and_the_coach_never_obeys_itself(tmp_path: Path) -> None:
     db, events_path, mic_wav = tmp_path / "j.db", tmp_path / "events.jsonl", tmp_path / "mic.wav"
     returning_user(db)
