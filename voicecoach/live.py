@@ -45,9 +45,9 @@ to silence between the user's words (``AecSettings.suppress_gain``), a few block
 double-talk check took for the user were all the recognizer heard, and twice in 2.5
 minutes of the coach alone they made up 160 ms and a "skip"; at 320 none did. Since the
 double-talk check also looks below 1 kHz (``AecSettings.talk_band_hz``), what the
-recognizer took from the coach's own voice in four recorded sessions was heard as the user
-for at most 240 ms where the canceller removed 15 dB or more (``TRUST_ERLE_DB``), and a
-short command such as "ouch" (320 ms) often for less than 320 ms: hence 260."""
+recognizer took from the coach's own voice in five recorded sessions was heard as the user
+for at most 240 ms once the canceller had learned the room, and a short command such as
+"ouch" (320 ms) often for less than 320 ms: hence 260."""
 HEARD_END_MS = 400
 """And some of it (``HEARD_END_MIN_MS``) this close to the end of the command (ms): the
 user's previous command was in the window of the coach's acknowledgement, whose remainder
