@@ -200,10 +200,10 @@ class EchoCanceller:
         err_power = float(np.dot(err, err))
         ek = np.fft.rfft(np.concatenate([self._zeros, err]))
         band = self._band
+        yk = np.fft.rfft(np.concatenate([self._zeros, echo]))[band]
+        # The microphone is the error plus the echo estimate, in the transform too.
         mic_band, err_band, echo_band = (
-            float(np.sum(np.abs(v[band]) ** 2)) for v in (
-                np.fft.rfft(np.concatenate([self._zeros, mic])), ek,
-                np.fft.rfft(np.concatenate([self._zeros, echo]))))
+            float(np.sum(np.abs(v) ** 2)) for v in (ek[band] + yk, ek[band], yk))
         step = self.settings.step
         self.near_end = not self.converged
         # What is left of the echo usually: the echo estimate scaled by the recent ERLE,
