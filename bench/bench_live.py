@@ -308,6 +308,8 @@ def main() -> None:
     ap.add_argument("--record-mic", type=Path, default=None, metavar="WAV",
                     help="soak: keep the microphone (and the events and log next to it)")
     a = ap.parse_args()
+    if a.record_mic is not None and not a.record_mic.parent.is_dir():
+        ap.error(f"--record-mic: no folder {a.record_mic.parent}")
     if a.what == "reaction-replay":
         reaction_replay()
     elif a.what == "reaction-pulse":
