@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from voicecoach.asr import Hypothesis
 from voicecoach.coach import Coach, Plan, estimate_speech_s
 from voicecoach.events import Event
 from voicecoach.intents import PhraseTable
@@ -15,6 +16,19 @@ def replay(plan: Plan, script: Iterable[tuple[float, str]] = ()) -> list[Event]:
     events: list[Event] = []
     session = Session(Coach(plan), PhraseTable.for_lang(plan.lang), [events.append])
     run_virtual(session, [ScriptLine(t, text, i) for i, (t, text) in enumerate(script, 1)])
+    return events
+
+
+def replay_heard(plan: Plan, heard: list[tuple[float, str]]) -> list[Event]:
+    """A session with commands that came from the recognizer (not typed)."""
+    events: list[Event] = []
+    table = PhraseTable.for_lang(plan.lang)
+    session = Session(Coach(plan), table, [events.append])
+    session.emit(session.coach.start(0.0))
+    for t, phrase in heard:
+        session.handle(t, Hypothesis(round(t * 1000), table.exact(phrase), phrase, 1.0,
+                                     "pocketsphinx"))
+    session.drain()
     return events
 
 

@@ -11,7 +11,7 @@ from voicecoach.events import Event
 from voicecoach.intents import Intent
 from voicecoach.knowledge import Level
 
-from .coachkit import first, lift_times, of_type, replay, speech_intervals
+from .coachkit import first, lift_times, of_type, replay, replay_heard, speech_intervals
 
 QUICK = Plan(sets=2, reps=3, rest_s=20, first_use=False)
 
@@ -156,6 +156,22 @@ def test_pause_stops_counts_until_resume_and_retakes_the_rep() -> None:
     lift = first(events, "count", after=t + 30, beat="lift")
     assert lift.text == "Two."  # the interrupted rep 2 is taken again
     assert [r.data["n"] for r in of_type(events, "rep") if r.data["set"] == 1] == [1, 2, 3]
+
+
+def test_heard_commands_that_would_do_nothing_do_not_interrupt_the_set() -> None:
+    """Everyday talk is heard as "continue" or "next" mid-set (measured: "come here",
+    "really"); the coach does not break into its counts to say there is nothing to do. The
+    same words act where they do something, and typed they are still answered."""
+    t = set1_start(replay(QUICK)) + 3.5
+    heard = replay_heard(QUICK, [(t, "continue"), (t + 4, "next"), (t + 8, "pause"),
+                                 (t + 20, "continue")])
+    assert [e.data["intent"] for e in of_type(heard, "command")] == ["pause", "resume"]
+    replies = {e.data["id"] for e in of_type(heard, "cue")}
+    assert not replies & {"ack_running", "ack_no_skip"}
+    assert first(heard, "resume").t == pytest.approx(t + 20)
+    typed = replay(QUICK, [(t, "continue"), (t + 4, "next")])
+    assert [e.data["id"] for e in of_type(typed, "cue") if e.t >= t][:2] == [
+        "ack_running", "ack_no_skip"]
 
 
 def test_pause_during_rest_keeps_the_rest_left() -> None:

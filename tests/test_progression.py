@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from voicecoach.asr import Hypothesis
-from voicecoach.coach import Coach, Plan
-from voicecoach.events import Event
-from voicecoach.intents import PhraseTable
+from voicecoach.coach import Plan
 from voicecoach.knowledge import Level
-from voicecoach.runner import Session
 
-from .coachkit import first, of_type, replay
+from .coachkit import first, of_type, replay, replay_heard
 
 FIFTEEN = Plan(sets=2, reps=15, rest_s=30, first_use=False, level=Level("bent-knee", 30))
 
@@ -91,19 +87,6 @@ def test_summary_says_sets_tension_and_energy_when_mass_is_known() -> None:
     assert any(t.startswith("About ") and t.endswith(" calories.") for t in said)
     no_mass = [e.text for e in of_type(replay(Plan(sets=1, reps=2)), "cue")]
     assert not any("calories" in t for t in no_mass)
-
-
-def replay_heard(plan: Plan, heard: list[tuple[float, str]]) -> list[Event]:
-    """A session with commands that came from the recognizer (not typed)."""
-    events: list[Event] = []
-    table = PhraseTable.for_lang(plan.lang)
-    session = Session(Coach(plan), table, [events.append])
-    session.emit(session.coach.start(0.0))
-    for t, phrase in heard:
-        session.handle(t, Hypothesis(round(t * 1000), table.exact(phrase), phrase, 1.0,
-                                     "pocketsphinx"))
-    session.drain()
-    return events
 
 
 def test_a_heard_no_or_yes_counts_only_when_the_coach_asked() -> None:

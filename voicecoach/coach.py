@@ -202,6 +202,19 @@ class Coach:
         """The coach asked a yes/no question that is not answered yet."""
         return self._offer is not None
 
+    def acts_on(self, intent: Intent) -> bool:
+        """Whether ``intent`` does something now, not only a reply that there is nothing to
+        do: an answer when nothing was asked, "go" when nothing is paused or stopped, "skip"
+        when there is no setup or rest to skip. A heard command that does not is most often
+        someone's everyday talk ("not bad" as "not now", "come here" as "continue")."""
+        if intent in (Intent.YES, Intent.NO):
+            return self.asking
+        if intent is Intent.RESUME:
+            return self.phase in (Phase.SETUP, Phase.PAUSED, Phase.PAIN)
+        if intent is Intent.SKIP:
+            return self.phase in (Phase.SETUP, Phase.REST)
+        return True
+
     @property
     def finished(self) -> bool:
         """The session is over and everything it had to say has been said."""

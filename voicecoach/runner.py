@@ -18,12 +18,9 @@ from typing import IO, Any, Protocol
 
 from .coach import Coach
 from .events import Event
-from .intents import Intent, PhraseTable
+from .intents import PhraseTable
 
 log = logging.getLogger(__name__)
-
-ANSWERS = frozenset({Intent.YES, Intent.NO})
-"""Commands that only answer the coach's question."""
 
 
 class Sink(Protocol):
@@ -110,12 +107,14 @@ class Session:
             if heard is None:
                 raise TypeError(f"cannot handle input {item!r}")
             self.emit(self.coach.advance(t))  # a question asked by now counts
-            if heard in ANSWERS and not self.coach.asking:
-                # Nothing was asked: a heard "no" is someone's "not bad" or "no thanks" to
-                # somebody else (the commonest false command from everyday talk, measured),
-                # and the coach would interrupt with "I did not ask anything". Typed, it is
-                # still answered.
-                log.info("heard %r with no question asked: ignored", getattr(item, "phrase", ""))
+            if not self.coach.acts_on(heard):
+                # A heard command that would only get "nothing to do" (a "no" with no
+                # question asked, "continue" mid-set) is most often someone's everyday
+                # talk ("not bad" as "not now", "come here" as "continue": the commonest
+                # false commands, measured), and the coach would interrupt to say so. Typed,
+                # it is still answered.
+                log.info("heard %r, which does nothing now: ignored",
+                         getattr(item, "phrase", ""))
                 return
             extra = {
                 "heard_t": round(getattr(item, "t_ms", 0) / 1000.0, 3),
