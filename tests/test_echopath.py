@@ -204,8 +204,8 @@ class _Remover:
         self.spans = spans
         self.erle_before_db = erle_db if erle_before_db is None else erle_before_db
 
-    def user_heard(self, t0_ms: float, t1_ms: float, min_ms: float = 160.0) -> bool:
-        return sum(max(0.0, min(b, t1_ms) - max(a, t0_ms)) for a, b in self.spans) >= min_ms
+    def heard_ms(self, t0_ms: float, t1_ms: float) -> float:
+        return sum(max(0.0, min(b, t1_ms) - max(a, t0_ms)) for a, b in self.spans)
 
     def erle_db_at(self, t_ms: float) -> float:
         return self.erle_before_db

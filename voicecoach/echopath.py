@@ -232,10 +232,16 @@ class EchoRemover:
         echo path count as no: then every block "may" be the user (measured: a 10-minute
         session took the coach's "Down, three" for "ouch" while the canceller removed 6 dB,
         and stopped the set)."""
+        heard = self.heard_ms(t0_ms, t1_ms)
+        return heard is None or heard >= min_ms
+
+    def heard_ms(self, t0_ms: float, t1_ms: float) -> float | None:
+        """How long the canceller heard the user between session times ``t0_ms`` and
+        ``t1_ms`` (ms; None if none of that time is known)."""
         a, b = t0_ms * RATE / 1000.0, t1_ms * RATE / 1000.0
         B = self.canceller.B
         seen = [near for end, near, _ in self._near if a <= end and end - B <= b]
-        return not seen or sum(seen) * B >= min_ms * RATE / 1000.0
+        return sum(seen) * B * 1000.0 / RATE if seen else None
 
     def erle_db_at(self, t_ms: float) -> float:
         """How much of the coach's voice the canceller removed at session time ``t_ms`` (dB;

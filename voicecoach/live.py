@@ -114,6 +114,10 @@ class GuardedSession(Session):
                 erle = max(self.remover.canceller.erle_db,
                            self.remover.erle_db_at(item.t_ms - HEARD_WINDOW_MS))
                 learned = self.remover.canceller.learned_s
+                heard, end = (self.remover.heard_ms(item.t_ms - ms, item.t_ms)
+                              for ms in (HEARD_WINDOW_MS, HEARD_END_MS))
+                log.debug("%r over the coach: the user heard for %s ms, %s of them at the "
+                          "end; the canceller removes %.0f dB", item.phrase, heard, end, erle)
                 if learned < TRUST_LEARNED_S:
                     # The canceller has not learned the room yet: only pain is believed, not
                     # after other sounds, and only in a set, when the user is exercising
@@ -131,13 +135,11 @@ class GuardedSession(Session):
                     # for "ouch" seven minutes in, at a moment the canceller removed 10 dB,
                     # when pain was believed there without that.
                     why = f"the echo canceller removes only {erle:.0f} dB just now"
-                elif not (self.remover.user_heard(item.t_ms - HEARD_WINDOW_MS, item.t_ms,
-                                                  HEARD_MIN_MS)
-                          and self.remover.user_heard(item.t_ms - HEARD_END_MS, item.t_ms,
-                                                      HEARD_END_MIN_MS)):
+                elif not (_at_least(heard, HEARD_MIN_MS) and _at_least(end, HEARD_END_MIN_MS)):
                     # Over the coach, believe a command only if the canceller heard more
                     # than its own residue while it was said.
-                    why = "only the coach's residue was heard"
+                    why = (f"only the coach's residue was heard (the user for {heard or 0:.0f} "
+                           f"ms, {end or 0:.0f} of them at the end)")
             if not why and self.guard.is_echo(said):
                 why = "the coach was saying those words"
             if why:
@@ -146,6 +148,11 @@ class GuardedSession(Session):
                 self.guard.dropped += 1
                 return
         super().handle(t, item)
+
+
+def _at_least(heard_ms: float | None, least_ms: float) -> bool:
+    """Whether the user was heard for ``least_ms``; a time not (or no longer) known counts."""
+    return heard_ms is None or heard_ms >= least_ms
 
 
 def run_mic_replay(
