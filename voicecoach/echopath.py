@@ -64,6 +64,13 @@ class EchoReference:
             self._mixer.play(self._clip(event.text), int(round(event.t * self._clip_rate)),
                              urgent=event.urgent)
 
+    @property
+    def late(self) -> int:
+        """Clips handed over after the microphone side had read past their start: in the
+        reference they start late, and their echo is not cancelled until the filter's
+        reach has passed."""
+        return self._mixer.late
+
     def at(self, start: int, n: int) -> Floats:
         """Reference samples ``start .. start+n`` (session samples; zeros before 0)."""
         if start + n > self._end:
@@ -218,8 +225,9 @@ class EchoRemover:
             self._near.append((s0 + B, self.canceller.talking, self.canceller.erle_db))
             self._update_shift()
             if (s0 // B) % (REPORT_S * RATE // B) == 0:
-                log.debug("echo canceller at %.1f s: removes %.1f dB, delay %.0f ms",
-                          s0 / RATE, self.canceller.erle_db, self.delay_s * 1000)
+                log.debug("echo canceller at %.1f s: removes %.1f dB, delay %.0f ms, "
+                          "%d clips late", s0 / RATE, self.canceller.erle_db,
+                          self.delay_s * 1000, self.reference.late)
         self._buf, self._buf_start = self._buf[n:], self._buf_start + n
         out = np.concatenate(frames)
         return np.clip(out, -32768, 32767).astype("<i2").tobytes()
