@@ -159,26 +159,18 @@ def test_spoken_commands_act_live_and_the_coach_never_obeys_itself(tmp_path: Pat
         proc = start_live(db, events_path, mic_wav, speaker, mic, reps=4)
         tail = EventTail(events_path)
         try:
-            # Rep 1's lift: "easier" (at 45 degrees the variation steps down, from the next
-            # rep on).
+            # Rep 1's hold, just after the coach's "Hold." (its next count follows half a
+            # second later): "easier" (at 45 degrees the variation steps down, from the next
+            # rep on). Said right over a count, the same "easier" was believed at the first
+            # try in 16 of 19 runs; all three misses were in whole-suite runs from a fresh
+            # clone, where the user's first blocks went undetected as double talk and the
+            # filter then learned their voice (open, issue 4).
             tail.wait_for(lambda e: e["type"] == "count" and e.get("rep") == 1
-                          and e["beat"] == "lift", timeout=120)
+                          and e["beat"] == "hold", timeout=120)
+            time.sleep(0.5)
             level = 3000.0
             play = mic.play_samples(command_clip("easier", level), speech.RATE)
             play.wait(timeout=20)
-            try:
-                tail.wait_for(lambda e: e["type"] == "command", timeout=1.5)
-            except AssertionError:
-                # Not answered: the user says it again, as anyone would, in the quiet after
-                # the coach's "Hold." (the next count follows half a second later). Over the
-                # count, the canceller heard this voice for 280-340 ms in 12 runs, against
-                # the 260 ms the guard wants (live.HEARD_MIN_MS), and in one more for less:
-                # the first try is believed in most runs, not all.
-                tail.wait_for(lambda e: e["type"] == "count" and e.get("rep") == 1
-                              and e["beat"] == "hold", timeout=10)
-                time.sleep(0.5)
-                play = mic.play_samples(command_clip("easier", level), speech.RATE)
-                play.wait(timeout=20)
             # Rep 3's hold: a pain report stops the set. "it hurts": this voice's "ouch" is
             # not recognized even alone in quiet (a per-voice accuracy miss, issue 4); this
             # test is about the live audio path.
@@ -197,12 +189,8 @@ def test_spoken_commands_act_live_and_the_coach_never_obeys_itself(tmp_path: Pat
     commands = [e for e in events if e["type"] == "command"]
     assert [c["intent"] for c in commands] == ["easier", "pain"], commands
     assert all(c["engine"] == "pocketsphinx" for c in commands)
-    # Every rep begun before "easier" is the old level, every rep after it the new one.
-    lifts = [e["t"] for e in events if e["type"] == "count" and e["beat"] == "lift"]
     levels = [(e["variation"], e["stop_deg"]) for e in events if e["type"] == "rep"]
-    assert levels == [("bent-knee", 45) if lift < commands[0]["t"] else ("dead-bug", 45)
-                      for lift in lifts[: len(levels)]]
-    assert ("dead-bug", 45) in levels[:2]  # from the next rep on
+    assert levels[:2] == [("bent-knee", 45), ("dead-bug", 45)]  # from the next rep on
     assert pain["reason"] == "pain"
     assert seen_pain - said_end < 1.0  # the set stopped within a second of the report
     assert not [e for e in events if e["type"] == "count" and e["t"] > pain["t"]]
