@@ -121,11 +121,13 @@ def _mean_log_spectrum(samples: np.ndarray) -> np.ndarray:
 def test_a_synth_speaks_with_its_own_voice_whatever_another_synth_chose() -> None:
     # pyttsx3 gives every caller in a process one shared engine: the voice chosen for one
     # synth must not leak into another that chose none (espeak renders a phrase a few
-    # samples differently each time, so compare the voices' spectra).
+    # samples differently each time, so compare the voices' spectra: the phrase after is
+    # nearer the default voice than the other one; now and then a render differs from
+    # the same voice's by 0.07 instead of 0.02-0.03, while the two voices differ by 0.13).
     text = "Press your lower back into the floor."
     before = _mean_log_spectrum(make_synth(TtsSettings()).render(text)[0])
     other = make_synth(TtsSettings(voice="gmw/en-us"))  # still alive while the next one speaks
     american = _mean_log_spectrum(other.render(text)[0])
     after = _mean_log_spectrum(make_synth(TtsSettings()).render(text)[0])
     assert np.abs(american - before).mean() > 0.08
-    assert np.abs(after - before).mean() < 0.04
+    assert np.abs(after - before).mean() < np.abs(after - american).mean()
