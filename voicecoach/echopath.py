@@ -232,20 +232,14 @@ class EchoRemover:
         out = np.concatenate(frames)
         return np.clip(out, -32768, 32767).astype("<i2").tobytes()
 
-    def user_heard(self, t0_ms: float, t1_ms: float, min_ms: float = 160.0) -> bool:
-        """Whether the user spoke between session times ``t0_ms`` and ``t1_ms``, as far as
-        the canceller can tell: at least ``min_ms`` of blocks there held their voice (see
-        ``EchoCanceller.talking``; a command is longer, a blip of residue shorter). Times
-        no longer (or not yet) known count as yes. Blocks where the filter had lost the
-        echo path count as no: then every block "may" be the user (measured: a 10-minute
-        session took the coach's "Down, three" for "ouch" while the canceller removed 6 dB,
-        and stopped the set)."""
-        heard = self.heard_ms(t0_ms, t1_ms)
-        return heard is None or heard >= min_ms
-
     def heard_ms(self, t0_ms: float, t1_ms: float) -> float | None:
-        """How long the canceller heard the user between session times ``t0_ms`` and
-        ``t1_ms`` (ms; None if none of that time is known)."""
+        """How long the user spoke between session times ``t0_ms`` and ``t1_ms``, as far as
+        the canceller can tell: the blocks there that held their voice (see
+        ``EchoCanceller.talking``; a command is longer, a blip of residue shorter), in ms;
+        None if none of that time is known (any more, or yet). Blocks where the filter had
+        lost the echo path count as no: then every block "may" be the user (measured: a
+        10-minute session took the coach's "Down, three" for "ouch" while the canceller
+        removed 6 dB, and stopped the set)."""
         a, b = t0_ms * RATE / 1000.0, t1_ms * RATE / 1000.0
         B = self.canceller.B
         seen = [near for end, near, _ in self._near if a <= end and end - B <= b]
