@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import wave
-from pathlib import Path
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -272,7 +272,7 @@ def test_the_users_own_voice_does_not_lower_the_trust_in_the_canceller() -> None
     for before_db, spans in ((25.0, said), (12.0, said), (25.0, [])):
         guarded, events = in_a_set(guard, _Remover(12.0, 60.0, spans, erle_before_db=before_db))
         guarded.handle(30.9, Hypothesis(30_800, Intent.EASIER, "easier", 1.0, "pocketsphinx"))
-        heard = [e.data["intent"] for e in events if e.type == "command"]
-        assert heard == (["easier"] if before_db > 15.0 and spans else []), (before_db, spans)
-        dropped_before += not heard
+        acted = [e.data["intent"] for e in events if e.type == "command"]
+        assert acted == (["easier"] if before_db > 15.0 and spans else []), (before_db, spans)
+        dropped_before += not acted
     assert dropped_before == 2

@@ -66,9 +66,8 @@ class EchoReference:
 
     @property
     def late(self) -> int:
-        """Clips handed over after the microphone side had read past their start: in the
-        reference they start late, and their echo is not cancelled until the filter's
-        reach has passed."""
+        """Clips handed over after the microphone side had read past their start: the
+        reference then plays them late, out of step with their echo."""
         return self._mixer.late
 
     def at(self, start: int, n: int) -> Floats:
