@@ -364,6 +364,32 @@ def score(segs: Sequence[Segment], fired: Sequence[tuple], slack_ms: float = 150
     return res
 
 
+SAID_ONCE_LEAD_MS = 4000.0
+
+
+def score_said_once(rec, lang: str, voices: Sequence[str], noise: str = "white",
+                    snr: str = "clean", babble_from: Sequence[np.ndarray] = (),
+                    block_ms: float = 20.0) -> dict:
+    """Every command phrase said once, after a quiet spell (``SAID_ONCE_LEAD_MS`` of the
+    microphone's floor, or of the noise), each heard by a fresh recognizer: as a user on a
+    mat speaks now and then, not a command every second. Returns counts: commands, correct,
+    wrong (another command heard), and the phrases missed or mistaken."""
+    out = {"commands": 0, "correct": 0, "wrong": 0, "problems": []}
+    for text, voice, intent in command_items(lang, voices):
+        clip = synth(text, voice)
+        audio = mic_floor(concat([silence(SAID_ONCE_LEAD_MS), clip, silence(1000)]))
+        if snr != "clean":
+            audio = mix_snr(audio, noise, float(snr), seed=1, babble_from=babble_from,
+                            speech_ref=clip)
+        heard = [str(h.intent) for h, _ in run_recognizer(rec, audio, block_ms)[0]]
+        out["commands"] += 1
+        out["correct"] += heard == [intent]
+        out["wrong"] += any(i != intent for i in heard)
+        if heard != [intent]:
+            out["problems"].append((voice, text, heard))
+    return out
+
+
 def command_items(lang: str, voices: Sequence[str]) -> list[tuple[str, str, str | None]]:
     """Every phrase of the table spoken by every voice."""
     from voicecoach.intents import PhraseTable

@@ -73,6 +73,18 @@ def test_pocketsphinx_hears_every_english_command(sphinx: SphinxRecognizer, voic
     assert r["wrong"] <= 3, r["problems"]  # a wrong command is worse than a missed one
 
 
+def test_pocketsphinx_hears_a_command_said_once_after_a_quiet_spell() -> None:
+    # On a mat the user speaks now and then, and the coach's voice is removed in between:
+    # a recognizer that adapts to the voice as it goes first hears it cold. Measured on the
+    # TUNE voices, every phrase alone: 71% from the model's own starting cepstral mean, 82%
+    # from one nearer this front end's and a second look with the utterance's own mean.
+    r = speech.score_said_once(SphinxRecognizer("en"), "en", speech.EN_TUNE)
+    acc = r["correct"] / r["commands"]
+    print(f"pocketsphinx, said once: {acc:.0%}", r["problems"])
+    assert acc >= 0.80, r["problems"]
+    assert r["wrong"] <= 6, r["problems"]
+
+
 def test_pocketsphinx_rejects_ordinary_talk(sphinx: SphinxRecognizer) -> None:
     # 20 sentences per voice, many starting like a command ("My brother bought ..."): a
     # phrase must not fire in the first words of running speech. Measured 0 of 60 (17 when
