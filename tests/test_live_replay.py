@@ -17,9 +17,10 @@ import pytest
 from voicecoach.asr import make_recognizer
 from voicecoach.asr.echo import EchoGuard
 from voicecoach.coach import Coach, Plan, speakable_texts
+from voicecoach.echopath import EchoReference
 from voicecoach.events import Event
 from voicecoach.intents import PhraseTable
-from voicecoach.echopath import EchoReference
+from voicecoach.lang import tts_voice
 from voicecoach.live import EchoSink, run_mic_replay
 from voicecoach.mic import WavSource
 from voicecoach.phrasecache import resample
@@ -33,10 +34,16 @@ pytestmark = pytest.mark.slow
 RATE = 16000
 
 
+def coach_voice(lang: str) -> TtsSettings:
+    """The coach's voice for ``lang``, as ``voicecoach start --lang`` picks it."""
+    return TtsSettings(voice=tts_voice(lang, "pyttsx3", None))
+
+
 def coach_audio(plan: Plan, script: list[tuple[float, str]], cache_dir: Path) -> np.ndarray:
     """What the coach's speaker plays in this session, at 16 kHz."""
     wav = io.BytesIO()
-    voice = build_voice(TtsSettings(), out=wav, texts=speakable_texts(plan), cache_dir=cache_dir)
+    voice = build_voice(coach_voice(plan.lang), out=wav, texts=speakable_texts(plan),
+                        cache_dir=cache_dir)
     session = Session(Coach(plan, speech_s=voice.cache.duration_s),
                       PhraseTable.for_lang(plan.lang), [voice])
     run_virtual(session, [ScriptLine(t, p, i) for i, (t, p) in enumerate(script, 1)])
@@ -53,7 +60,7 @@ def first_lift(plan: Plan, cache_dir: Path | None = None) -> float:
     own clips (how long each one plays), else of the coach's estimates."""
     coach = Coach(plan)
     if cache_dir is not None:
-        voice = build_voice(TtsSettings(), out=io.BytesIO(), texts=speakable_texts(plan),
+        voice = build_voice(coach_voice(plan.lang), out=io.BytesIO(), texts=speakable_texts(plan),
                             cache_dir=cache_dir)
         coach = Coach(plan, speech_s=voice.cache.duration_s)
         voice.close()
@@ -88,7 +95,7 @@ def mic_recording(plan: Plan, said: list[tuple[float, str]], voice: str,
 
 def replay_mic(plan: Plan, path: Path, engine: str, cache_dir: Path) -> list[Event]:
     events: list[Event] = []
-    voice = build_voice(TtsSettings(), out=io.BytesIO(), texts=speakable_texts(plan),
+    voice = build_voice(coach_voice(plan.lang), out=io.BytesIO(), texts=speakable_texts(plan),
                         cache_dir=cache_dir)
     guard = EchoGuard()
     reference = EchoReference(voice.cache.clip, voice.cache.rate)
@@ -101,42 +108,48 @@ def replay_mic(plan: Plan, path: Path, engine: str, cache_dir: Path) -> list[Eve
 
 
 CASES = [
+    # Phrases each voice is heard saying alone in this noise (accuracy per voice and phrase
+    # is the benchmark's to report): flite's awb says "harder" so that pocketsphinx never
+    # hears it at 20 dB, and espeak's Korean voice "쉽게" so that vosk never does (4 tries).
     pytest.param("en", "pocketsphinx", "flite:kal", ("easier", "pain"), id="pocketsphinx-en"),
-    pytest.param("en", "pocketsphinx", "flite:awb", ("harder", "my back hurts"),
-                 id="pocketsphinx-en-awb"),
-    pytest.param("ko", "vosk", "espeak:ko+m3@150^30", ("쉽게", "아야"), id="vosk-ko"),
+    pytest.param("en", "pocketsphinx", "flite:awb", ("make it harder", "it hurts"),
+                 id="pocketsphinx-en-awb", marks=pytest.mark.xfail(strict=True, reason=(
+                     "open (issue 4): \"it hurts\" said over the coach's \"Hold.\" is not "
+                     "heard: the echo canceller takes only some blocks of it for the user, "
+                     "and turns the others down with the coach's remainder"))),
+    pytest.param("ko", "vosk", "espeak:ko+m3@150^30", ("어렵게", "아야"), id="vosk-ko",
+                 marks=pytest.mark.xfail(strict=True, reason=(
+                     "open (issue 4): vosk does not hear \"어렵게\" said over the coach's "
+                     "first count (heard alone in this noise, 3 times in 4)"))),
 ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="open (issue 4): the coach's own voice triggers no command, but a command said "
-    "over its count is still missed: none of the three voices' first command (\"easier\", "
-    "\"harder\", \"쉽게\") is heard over the coach's first count, and after a miss the "
-    "recording (in which the coach answered) no longer matches what the coach plays",
-)
 @pytest.mark.parametrize(("lang", "engine", "voice", "words"), CASES)
 def test_mic_replay_timeline(tmp_path: Path, lang: str, engine: str, voice: str,
                              words: tuple[str, str]) -> None:
     plan = Plan(sets=1, reps=4, first_use=False, lang=lang)
+    table = PhraseTable.for_lang(lang)
     cache = tmp_path.parent / "phrases"  # shared by the cases of one run
     lift = first_lift(plan, cache)
-    change_at, pain_at = lift + 0.3, lift + 10.4  # in rep 1's lift, in rep 2's hold
+    # Right over the first count ("One."), and in rep 2.
+    change_at, pain_at = lift + 0.3, lift + 10.4
     path = tmp_path / "mic.wav"
     spans = mic_recording(plan, [(change_at, words[0]), (pain_at, words[1])], voice, cache, path)
     events = replay_mic(plan, path, engine, cache)
 
     commands = [e for e in events if e.type == "command"]
-    assert [e.data["intent"] for e in commands] == [
-        "easier" if words[0] in ("easier", "쉽게") else "harder", "pain"], commands
+    assert [e.data["intent"] for e in commands] == [str(table.exact(w)) for w in words], commands
     change, pain = commands
     assert spans[0][1] <= change.t < spans[0][1] + 1.0  # acted on within a second
     assert spans[1][1] <= pain.t < spans[1][1] + 1.0
     assert all(e.data["engine"] == engine for e in commands)
-    # Range changes apply from the next rep; the pain report ends the set at once.
+    # The level changes when the command is heard, and applies from the next rep: rep 1
+    # is finished as it began. The pain report ends the set at once.
+    adjust = next(e for e in events if e.type == "adjust")
+    assert adjust.t == change.t
+    assert (adjust.data["variation"], adjust.data["stop_deg"]) != ("bent-knee", 45)
     reps = [e for e in events if e.type == "rep"]
-    assert reps[0].data["stop_deg"] == 45 and reps[0].data["variation"] == "bent-knee"
-    assert (reps[1].data["variation"], reps[1].data["stop_deg"]) != ("bent-knee", 45)
+    assert (reps[0].data["variation"], reps[0].data["stop_deg"]) == ("bent-knee", 45)
     end = next(e for e in events if e.type == "set_end")
     assert end.data["reason"] == "pain" and end.t == pain.t
     assert not [e for e in events if e.type == "count" and e.t > pain.t]
