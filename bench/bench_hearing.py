@@ -106,8 +106,8 @@ def bench(engine: str, snrs: list[str], noises: list[str], block_ms: float, quic
             fired, cpu = speech.run_recognizer(rec, mixed(cmd_audio, noise, snr, babble), block_ms)
             r = speech.score(cmd_segs, fired)
             lat = r["latency_ms"] or [float("nan")]
-            r = speech.score_said_once(rec, lang, voices, noise, snr, babble, block_ms)
-            row["first"] = r["correct"] / max(1, r["commands"])
+            once = speech.score_said_once(rec, lang, voices, noise, snr, babble, block_ms)
+            row["first"] = once["correct"] / max(1, once["commands"])
             row.update(accuracy=r["correct"] / max(1, r["commands"]), wrong=r["wrong"],
                        missed=r["missed"], lat_p50=float(np.percentile(lat, 50)),
                        lat_p95=float(np.percentile(lat, 95)),
