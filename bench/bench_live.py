@@ -11,19 +11,18 @@ noise, the coach's own voice at speaking level) replayed through the live code p
 virtual clock; reaction = first sample of the coach's acknowledgement - end of the spoken
 command (both exact here).
 
-reaction-pulse: `voicecoach start` in its own process over PulseAudio (speaker and
-microphone are null sinks; the speaker is looped back into the microphone, 40 ms). Commands
+reaction-pulse: `voicecoach start` in its own process over PulseAudio (the speaker plays
+into the null sink whose monitor is the microphone, as in the end-to-end tests). Commands
 are played into the microphone in the quiet of the rest between two sets (1.5 s after the
 coach's last word), so that what is
 timed is the audio path and the recognizer, not a command lost under a count (replay and the
 end-to-end tests report that); the microphone is recorded by `--record-mic` on the session
 clock. In that recording the end of the command and the start of the acknowledgement (found
-by cross-correlation with the acknowledgement's own clip) are on one clock; the
-acknowledgement arrived through the loopback, so its latency (about 40 ms) is included:
-the reported figures are an upper bound of what a user hears.
+by cross-correlation with the acknowledgement's own clip) are on one clock, as the
+microphone heard them.
 
 soak: `voicecoach start` over PulseAudio for about ``--minutes`` (sets and reps chosen to
-fill them) with the coach looped back into the microphone all along (so the recognizer
+fill them) with the coach's speaker playing into the microphone all along (so the recognizer
 decodes the coach's speech the whole time, its worst case). Reports CPU seconds / wall
 seconds (share of one core) of the process and its children together, peak RSS of each
 process (by name: main, recognizer) and of all together, RSS each minute,
@@ -191,7 +190,7 @@ def reaction_pulse(n: int) -> None:
     save("reaction-pulse", {"commands_said_in_a_rest": len(words),
                             "commands_heard": len(commands),
                             "reaction_ms_p50": pct(lags, 50), "reaction_ms_p95": pct(lags, 95),
-                            "includes_loopback_ms": 40, "details": details})
+                            "details": details})
 
 
 def wait_quiet(tail: EventTail, duration_s: Any, quiet_s: float) -> None:

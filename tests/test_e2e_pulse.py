@@ -1,10 +1,9 @@
 """The whole product over a real audio path: PulseAudio null sinks, real sounddevice streams.
 
-`voicecoach start` runs as a user would run it, in its own process. Its speaker is a null
-sink; its microphone is the monitor of a second null sink, into which the test plays a
-synthetic user's commands at set moments — and into which the coach's own speaker is
-looped back at speaking level for the whole session, so the coach hears itself all along
-and must never obey itself.
+`voicecoach start` runs as a user would run it, in its own process. Its microphone is the
+monitor of a null sink, into which the test plays a synthetic user's commands at set
+moments, and into which the coach's own speaker plays too, at speaking level, for the whole
+session: the coach hears itself all along and must never obey itself.
 """
 
 from __future__ import annotations
@@ -38,17 +37,20 @@ USER_VOICE = "flite:awb"  # held out: never used to tune the recognizer
 
 @contextmanager
 def room(tag: str) -> Iterator[tuple[Pulse, Pulse]]:
-    """A speaker sink and a microphone sink, the speaker looped back into the microphone."""
+    """The coach's speaker and the microphone: one null sink, so everything the coach plays
+    is in the microphone signal at the level it was played, as a speaker a metre away would
+    be. (A second sink looped back into this one by PulseAudio's loopback module did the
+    same, except that now and then, under load, the loopback's latency jumped by up to
+    29 ms and glided back over several seconds, or wandered for four: no room does that,
+    and the echo canceller cannot follow a glide. Measured on the microphone recordings of
+    two failed runs, both 50-57 s into the session.)"""
     ensure_pulse()
-    spk, mic = f"vc_spk_{tag}", f"vc_mic_{tag}"
-    modules = [_load_null_sink(spk), _load_null_sink(mic)]
-    modules.append(int(_pactl("load-module", "module-loopback", f"source={spk}.monitor",
-                              f"sink={mic}", "latency_msec=40").strip()))
+    mic = f"vc_mic_{tag}"
+    module = _load_null_sink(mic)
     try:
-        yield Pulse(spk), Pulse(mic)
+        yield Pulse(mic), Pulse(mic)
     finally:
-        for m in reversed(modules):
-            _pactl("unload-module", str(m), check=False)
+        _pactl("unload-module", str(module), check=False)
 
 
 class EventTail:
@@ -127,6 +129,13 @@ def stop(proc: subprocess.Popen[str], tail: EventTail, tmp_path: Path) -> tuple[
     return out, err
 
 
+def hearing(err: str) -> list[str]:
+    """What the coach heard and dropped, and how well it cancelled its own voice, from its
+    debug log: what a failed run needs to be understood (CI keeps only the output)."""
+    keep = ("heard ", "dropped ", "echo canceller at", "echo delay", "overflow", "underflow")
+    return [line for line in err.splitlines() if any(k in line for k in keep)]
+
+
 def test_the_coach_hearing_itself_all_session_obeys_nothing_and_sigterm_saves(
         tmp_path: Path) -> None:
     db, events_path, mic_wav = tmp_path / "j.db", tmp_path / "events.jsonl", tmp_path / "mic.wav"
@@ -142,7 +151,7 @@ def test_the_coach_hearing_itself_all_session_obeys_nothing_and_sigterm_saves(
     assert proc.returncode == 0, err[-2000:]
     assert "Traceback" not in err, err[-3000:]
     events = [e for _, e in tail.events]
-    assert not [e for e in events if e["type"] == "command"]  # never obeyed itself
+    assert not [e for e in events if e["type"] == "command"], hearing(err)  # never obeyed itself
     assert events[-1]["type"] == "session_end"  # SIGTERM: ended, saved, summarised
     assert "perfect" in out
     assert "echo delay" in err  # the canceller found the loop's delay
@@ -187,7 +196,7 @@ def test_spoken_commands_act_live_and_the_coach_never_obeys_itself(tmp_path: Pat
     assert "Traceback" not in err, err[-3000:]
     events = [e for _, e in tail.events]
     commands = [e for e in events if e["type"] == "command"]
-    assert [c["intent"] for c in commands] == ["easier", "pain"], commands
+    assert [c["intent"] for c in commands] == ["easier", "pain"], (commands, hearing(err))
     assert all(c["engine"] == "pocketsphinx" for c in commands)
     levels = [(e["variation"], e["stop_deg"]) for e in events if e["type"] == "rep"]
     assert levels[:2] == [("bent-knee", 45), ("dead-bug", 45)]  # from the next rep on
