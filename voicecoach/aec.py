@@ -200,6 +200,7 @@ class EchoCanceller:
             # learn (the update is zero without a reference), so no transforms either.
             if self._quiet == self.P + 1:
                 self.X[:] = 0.0  # what is left in it is next to nothing
+            self._remember(mic, ref)
             self._prev_ref = ref.astype(np.float64, copy=True)
             # Against the background measured while nothing plays: the running floor
             # starts afresh at the first sound after a digital silence (a silent loopback,
@@ -293,9 +294,7 @@ class EchoCanceller:
         latency moved by 29 ms). Over PulseAudio's loopback such a jump, then a slow glide
         back, happened a minute into a live session; the user's "easier" came while the
         canceller removed 4 dB, and the guard dropped it."""
-        self._blocks += 1  # rings: the newest block at index ``_blocks`` modulo their length
-        self._mic_hist[self._blocks % self._track_n] = mic
-        self._ref_hist[self._blocks % (self._track_n + self.P)] = ref
+        self._remember(mic, ref)
         self._since_track += 1
         if self._since_track < self._track_every or self._learned < self._track_n + self.P:
             return False
@@ -318,6 +317,12 @@ class EchoCanceller:
             self._kept = (self.W.copy(), lag)
         return False
 
+    def _remember(self, mic: Floats, ref: Floats) -> None:
+        """Keep a block for the path check (every block: the two stay in step)."""
+        self._blocks += 1  # rings: the newest block at index ``_blocks`` modulo their length
+        self._mic_hist[self._blocks % self._track_n] = mic
+        self._ref_hist[self._blocks % (self._track_n + self.P)] = ref
+
     def _find_lag(self) -> int | None:
         """Lag (samples, within the filter's reach) at which the recent microphone signal
         best matches the reference; None without a clear match."""
@@ -334,7 +339,9 @@ class EchoCanceller:
         cc = np.fft.irfft(np.fft.rfft(ref, n) * np.conj(np.fft.rfft(mic, n)), n)[: P * B + 1]
         j = int(np.argmax(cc))
         seg = ref[j : j + mic.shape[0]]
-        if cc[j] < self.settings.track_min_corr * math.sqrt(m_pow * float(np.dot(seg, seg))):
+        r_pow = float(np.dot(seg, seg))
+        if (r_pow <= self._min_voice * self._track_n
+                or cc[j] < self.settings.track_min_corr * math.sqrt(m_pow * r_pow)):
             return None
         return P * B - j
 
