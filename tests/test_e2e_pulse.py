@@ -129,11 +129,11 @@ def stop(proc: subprocess.Popen[str], tail: EventTail, tmp_path: Path) -> tuple[
     return out, err
 
 
-def hearing(err: str) -> list[str]:
+def hearing(err: str) -> str:
     """What the coach heard and dropped, and how well it cancelled its own voice, from its
     debug log: what a failed run needs to be understood (CI keeps only the output)."""
     keep = ("heard ", "dropped ", "echo canceller at", "echo delay", "overflow", "underflow")
-    return [line for line in err.splitlines() if any(k in line for k in keep)]
+    return "\n".join(line for line in err.splitlines() if any(k in line for k in keep))
 
 
 def test_the_coach_hearing_itself_all_session_obeys_nothing_and_sigterm_saves(
@@ -170,21 +170,22 @@ def test_spoken_commands_act_live_and_the_coach_never_obeys_itself(tmp_path: Pat
         try:
             # Rep 1's hold, just after the coach's "Hold." (its next count follows half a
             # second later): "easier" (at 45 degrees the variation steps down, from the next
-            # rep on). Said right over a count, the same "easier" was believed at the first
-            # try in 16 of 19 runs; all three misses were in whole-suite runs from a fresh
-            # clone, where the user's first blocks went undetected as double talk and the
-            # filter then learned their voice (open, issue 4).
+            # rep on).
             tail.wait_for(lambda e: e["type"] == "count" and e.get("rep") == 1
                           and e["beat"] == "hold", timeout=120)
             time.sleep(0.5)
             level = 3000.0
             play = mic.play_samples(command_clip("easier", level), speech.RATE)
             play.wait(timeout=20)
-            # Rep 3's hold: a pain report stops the set. "it hurts": this voice's "ouch" is
-            # not recognized even alone in quiet (a per-voice accuracy miss, issue 4); this
-            # test is about the live audio path.
+            # Rep 3's lift, once its count ("Three, left.") has been said: a pain report stops
+            # the set. "it hurts": this voice's "ouch" is not recognized even alone in quiet (a
+            # per-voice accuracy miss, issue 4). Said over the coach's "Hold." instead, it was
+            # dropped in one run of six: the canceller took too little of it for the user's
+            # voice (240 ms), the case the replay test keeps as an expected failure (issue 4);
+            # this test is about the live audio path.
             tail.wait_for(lambda e: e["type"] == "count" and e.get("rep") == 3
-                          and e["beat"] == "hold", timeout=60)
+                          and e["beat"] == "lift", timeout=60)
+            time.sleep(1.0)  # "Three, left." ends 0.7 s in; "Hold." comes 2 s in
             play = mic.play_samples(command_clip("it hurts", level), speech.RATE)
             play.wait(timeout=20)
             said_end = time.monotonic()
@@ -196,7 +197,8 @@ def test_spoken_commands_act_live_and_the_coach_never_obeys_itself(tmp_path: Pat
     assert "Traceback" not in err, err[-3000:]
     events = [e for _, e in tail.events]
     commands = [e for e in events if e["type"] == "command"]
-    assert [c["intent"] for c in commands] == ["easier", "pain"], (commands, hearing(err))
+    assert [c["intent"] for c in commands] == ["easier", "pain"], (
+        f"{commands}\n{hearing(err)}")
     assert all(c["engine"] == "pocketsphinx" for c in commands)
     levels = [(e["variation"], e["stop_deg"]) for e in events if e["type"] == "rep"]
     assert levels[:2] == [("bent-knee", 45), ("dead-bug", 45)]  # from the next rep on
