@@ -220,7 +220,11 @@ class EchoRemover:
             ref = self.reference.at(s0 - self.shift, B) * 32767.0
             raw_ref = ref if self.shift == 0 else self.reference.at(s0, B) * 32767.0
             self.estimator.add(block, raw_ref)
+            moved = self.canceller.moved
             frames.append(self.canceller.process(block, ref))
+            if self.canceller.moved != moved:
+                log.info("echo path moved %+.1f ms at %.1f s; the learned filter follows",
+                         (self.canceller.moved - moved) * 1000 / RATE, s0 / RATE)
             self._near.append((s0 + B, self.canceller.talking, self.canceller.erle_db))
             self._update_shift()
             if (s0 // B) % (REPORT_S * RATE // B) == 0:
