@@ -38,12 +38,12 @@ USER_VOICE = "flite:awb"  # held out: never used to tune the recognizer
 @contextmanager
 def room(tag: str) -> Iterator[tuple[Pulse, Pulse]]:
     """The coach's speaker and the microphone: one null sink, so everything the coach plays
-    is in the microphone signal at the level it was played, as a speaker a metre away would
-    be. (A second sink looped back into this one by PulseAudio's loopback module did the
-    same, except that now and then, under load, the loopback's latency jumped by up to
-    29 ms and glided back over several seconds, or wandered for four: no room does that,
-    and the echo canceller cannot follow a glide. Measured on the microphone recordings of
-    two failed runs, both 50-57 s into the session.)"""
+    is in the microphone signal, at the level it was played. (A second sink looped back into
+    this one by PulseAudio's loopback module did the same, except that now and then, under
+    load, the loopback's latency jumped by up to 29 ms and glided back over several seconds,
+    or wandered for four: no room does that, and the echo canceller cannot follow a glide.
+    Measured on the microphone recordings of two failed runs, both 50-57 s into the
+    session.)"""
     ensure_pulse()
     mic = f"vc_mic_{tag}"
     module = _load_null_sink(mic)
@@ -132,7 +132,8 @@ def stop(proc: subprocess.Popen[str], tail: EventTail, tmp_path: Path) -> tuple[
 def hearing(err: str) -> str:
     """What the coach heard and dropped, and how well it cancelled its own voice, from its
     debug log: what a failed run needs to be understood (CI keeps only the output)."""
-    keep = ("heard ", "dropped ", "echo canceller at", "echo delay", "overflow", "underflow")
+    keep = ("heard ", "dropped ", "echo canceller at", "echo delay", "echo path moved",
+            "overflow", "underflow")
     return "\n".join(line for line in err.splitlines() if any(k in line for k in keep))
 
 

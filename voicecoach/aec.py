@@ -281,30 +281,30 @@ class EchoCanceller:
         self.W += np.fft.rfft(grad, axis=1)
         return out
 
-    def _check_path(self, mic: Floats, ref: Floats) -> bool:
+    def _check_path(self, mic: Floats, ref: Floats) -> None:
         """The path check, every ``track_every_s`` while the coach plays: find the lag at
         which the microphone best matches the reference. Once the filter cancels well, it
         is kept along with that lag; when the lag moves (the sound system's latency jumped:
         an output underrun, a loopback catching up), the kept filter, moved by as much,
-        replaces the one that has been learning the moved path from scratch. True if the
-        filter was replaced.
+        replaces the one that has been learning the moved path from scratch.
 
         Without it the filter learns the moved path afresh, every bin at once: 3-4 s until
         it removes 6 dB again (measured on a live session's microphone recording with its
-        latency moved by 29 ms). Over PulseAudio's loopback such a jump, then a slow glide
-        back, happened a minute into a live session; the user's "easier" came while the
-        canceller removed 4 dB, and the guard dropped it."""
+        latency moved by 29 ms). Over PulseAudio's loopback a jump like that came a minute
+        into a live session, and the user's "easier" was dropped because the canceller
+        removed 4 dB. A latency that glides (there, back by 24 ms over 6 s) is beyond this
+        check: the path moves within every window it compares."""
         self._remember(mic, ref)
         self._since_track += 1
         if self._since_track < self._track_every or self._learned < self._track_n + self.P:
-            return False
+            return
         self._since_track = 0
         lag = self._find_lag()
         if lag is None:
-            return False
+            return
         if self._lag is None or abs(lag - self._lag) > 1:
             self._lag = lag  # believed once seen twice
-            return False
+            return
         if self._kept is not None and abs(lag - self._kept[1]) > 1:
             W, kept_lag = self._kept
             self.W = _delayed(W, lag - kept_lag, self.B)
@@ -312,10 +312,8 @@ class EchoCanceller:
             self._kept = (self.W.copy(), lag)
             self._err_avg = self._mic_avg  # the removal figure starts afresh
             self._err_band_avg = self._mic_band_avg
-            return True
-        if self.erle_db >= self.settings.keep_erle_db:
+        elif self.erle_db >= self.settings.keep_erle_db:
             self._kept = (self.W.copy(), lag)
-        return False
 
     def _remember(self, mic: Floats, ref: Floats) -> None:
         """Keep a block for the path check (every block: the two stay in step)."""
