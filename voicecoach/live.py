@@ -60,7 +60,17 @@ coach a real command is heard up to its end (two recordings, 80 commands mixed i
 heard with and without this)."""
 HEARD_END_MIN_MS = 100
 TRUST_ERLE_DB = 15.0
-"""Echo the canceller must remove before a command heard over the coach is trusted (dB)."""
+"""Echo the canceller must remove before a command heard over the coach is trusted (dB)..."""
+HEARD_SURE_MS = 360
+"""...unless the canceller heard the user for this long in ``HEARD_WINDOW_MS`` (and at the
+end): what the recognizer took from the coach's own remainder was heard as the user for at
+most 240 ms in five microphone recordings of the coach alone (two of 10 minutes over
+PulseAudio's loopback, one over a null sink, two of 100 s; 260 ms in older recordings),
+while users' commands said over the coach were dropped at 9-14 dB with 360-500 ms of them
+heard. Commands mixed into those recordings at the coach's level and 6 dB under it (TUNE
+voices chose 360 over 400: 52 against 49 of 80 on the loopback recordings): heard on the
+loopback recordings TUNE 43 -> 52 of 80, HELD-OUT 31 -> 40 of 80, wrong 1 -> 1; over the
+null sink HELD-OUT 52 -> 54 of 110; from the coach alone, none either way."""
 TRUST_LEARNED_S = 8.0
 """And how much of the coach's voice it must have learned from (seconds). Its removal figure
 is smoothed over 200 ms and reads high early: over a digital loop it passed 15 dB 2.6 s into
@@ -89,10 +99,11 @@ class GuardedSession(Session):
     while the coach is talking is not trusted (most likely it is the coach's own voice),
     except a pain report in a set: stopping by mistake is the safe mistake. After that, over
     the coach, the canceller must have heard the user (``HEARD_MIN_MS``), and while it
-    removes less than TRUST_ERLE_DB only a pain report is believed. A phrase the
-    recognizer found after other sounds (``Hypothesis.lead_ms``) is believed only if the
-    coach was talking where it began (those sounds must be the coach's own voice), and never
-    before the canceller has learned the room, pain included.
+    removes less than TRUST_ERLE_DB only a pain report is believed, or a command the user
+    was heard saying for longer than the coach's remainder ever is (``HEARD_SURE_MS``). A
+    phrase the recognizer found after other sounds (``Hypothesis.lead_ms``) is believed only
+    if the coach was talking where it began (those sounds must be the coach's own voice),
+    and never before the canceller has learned the room, pain included.
     """
 
     def __init__(
@@ -132,7 +143,9 @@ class GuardedSession(Session):
                             or self.coach.phase is not Phase.SET):
                         why = (f"the echo canceller has learned from only {learned:.1f} s "
                                "of the coach's voice")
-                elif erle < TRUST_ERLE_DB and item.intent is not Intent.PAIN:
+                elif (erle < TRUST_ERLE_DB and item.intent is not Intent.PAIN
+                      and not (heard is not None and heard >= HEARD_SURE_MS
+                               and end is not None and end >= HEARD_END_MIN_MS)):
                     # Removing too little of the coach's voice just now: its remainder can
                     # sound like anything. A pain report is still believed if the user was
                     # heard (below); measured, a 10-minute session took the coach's "Down"
