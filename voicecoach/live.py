@@ -144,8 +144,8 @@ class GuardedSession(Session):
                         why = (f"the echo canceller has learned from only {learned:.1f} s "
                                "of the coach's voice")
                 elif (erle < TRUST_ERLE_DB and item.intent is not Intent.PAIN
-                      and not (heard is not None and heard >= HEARD_SURE_MS
-                               and end is not None and end >= HEARD_END_MIN_MS)):
+                      and not (_known_at_least(heard, HEARD_SURE_MS)
+                               and _known_at_least(end, HEARD_END_MIN_MS))):
                     # Removing too little of the coach's voice just now: its remainder can
                     # sound like anything. A pain report is still believed if the user was
                     # heard (below); measured, a 10-minute session took the coach's "Down"
@@ -170,6 +170,11 @@ class GuardedSession(Session):
 def _at_least(heard_ms: float | None, least_ms: float) -> bool:
     """Whether the user was heard for ``least_ms``; a time not (or no longer) known counts."""
     return heard_ms is None or heard_ms >= least_ms
+
+
+def _known_at_least(heard_ms: float | None, least_ms: float) -> bool:
+    """The same, where a time not known does not count."""
+    return heard_ms is not None and heard_ms >= least_ms
 
 
 def run_mic_replay(

@@ -433,11 +433,13 @@ class SphinxRecognizer:
         keep = dec.get_cmn(False)
         start = _cmn_values(self._utt_cmn)
         dec.set_cmn(self._utt_cmn)
-        dec.start_utt()
-        dec.process_raw(audio, True, False)  # features only: the running mean takes them in
-        mixed = _cmn_values(dec.get_cmn(True))
-        dec.end_utt()
-        dec.set_cmn(keep)
+        try:
+            dec.start_utt()
+            dec.process_raw(audio, True, False)  # features only: the running mean takes them
+            mixed = _cmn_values(dec.get_cmn(True))
+            dec.end_utt()
+        finally:
+            dec.set_cmn(keep)
         n = len(audio) / 2 / SAMPLES_PER_FRAME
         own = ((CMN_SET_FRAMES + n) * mixed - CMN_SET_FRAMES * start) / n
         w = self.settings.refit_prior_frames
