@@ -39,13 +39,19 @@ def coach_voice(lang: str) -> TtsSettings:
     return TtsSettings(voice=tts_voice(lang, "pyttsx3", None))
 
 
-def coach_audio(plan: Plan, script: list[tuple[float, str]], cache_dir: Path) -> np.ndarray:
-    """What the coach's speaker plays in this session, at 16 kHz."""
+def coach_audio(plan: Plan, script: list[tuple[float, str]], cache_dir: Path,
+                spoken: list[float] | None = None) -> np.ndarray:
+    """What the coach's speaker plays in this session, at 16 kHz; ``spoken`` gets how long
+    each clip it plays lasts (seconds)."""
     wav = io.BytesIO()
     voice = build_voice(coach_voice(plan.lang), out=wav, texts=speakable_texts(plan),
                         cache_dir=cache_dir)
+    sinks: list = [voice]
+    if spoken is not None:
+        sinks.append(lambda e: spoken.append(voice.cache.duration_s(e.text))
+                     if e.spoken and e.text else None)
     session = Session(Coach(plan, speech_s=voice.cache.duration_s),
-                      PhraseTable.for_lang(plan.lang), [voice])
+                      PhraseTable.for_lang(plan.lang), sinks)
     run_virtual(session, [ScriptLine(t, p, i) for i, (t, p) in enumerate(script, 1)])
     voice.close()
     wav.seek(0)
@@ -153,3 +159,4 @@ def test_mic_replay_timeline(tmp_path: Path, lang: str, engine: str, voice: str,
     end = next(e for e in events if e.type == "set_end")
     assert end.data["reason"] == "pain" and end.t == pain.t
     assert not [e for e in events if e.type == "count" and e.t > pain.t]
+
