@@ -158,18 +158,20 @@ def noise(kind: str, n: int, seed: int = 0, babble_from: Sequence[np.ndarray] = 
     return out / max(_rms(out), 1e-9)
 
 
-def room(x: np.ndarray, seed: int = 5) -> np.ndarray:
-    """A speaker heard in a room: 60 ms of sound system and air, then the direct sound and a
-    reverberant tail (decaying 60 dB in 0.3 s, a living room's; 3 dB under the direct sound),
-    whose later part is beyond the echo canceller's filter (160 ms)."""
+def room(x: np.ndarray, seed: int = 5, rt60_s: float = 0.3, direct_db: float = 3.0,
+         delay_s: float = 0.06) -> np.ndarray:
+    """A speaker heard in a room: ``delay_s`` of sound system and air, then the direct sound
+    and a reverberant tail decaying 60 dB in ``rt60_s`` (0.3 s: a furnished living room),
+    ``direct_db`` under the direct sound; its later part is beyond the echo canceller's
+    filter (160 ms)."""
     rng = np.random.default_rng(seed)
-    n = int(0.4 * RATE)
+    n = int(max(0.4, 1.3 * rt60_s) * RATE)
     t = np.arange(n) / RATE
-    tail = rng.standard_normal(n) * 10 ** (-3.0 * t / 0.3)
+    tail = rng.standard_normal(n) * 10 ** (-3.0 * t / rt60_s)
     tail[: int(0.002 * RATE)] = 0.0
-    h = tail * 0.5 * 10 ** (-3 / 20) / max(float(np.sqrt(np.sum(tail**2))), 1e-9)
+    h = tail * 0.5 * 10 ** (-direct_db / 20) / max(float(np.sqrt(np.sum(tail**2))), 1e-9)
     h[0] = 0.5
-    return np.convolve(x, np.concatenate([np.zeros(int(0.06 * RATE)), h]))[: len(x)]
+    return np.convolve(x, np.concatenate([np.zeros(int(delay_s * RATE)), h]))[: len(x)]
 
 
 def mix_snr(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from voicecoach.aec import EchoCanceller, cancel
+from voicecoach.aec import AecSettings, EchoCanceller, cancel
+from voicecoach.live import HEARD_MIN_MS, HEARD_WINDOW_MS
 
 from . import speech
 
@@ -164,3 +165,32 @@ def test_a_sudden_jump_of_the_echo_delay_is_followed_within_a_second() -> None:
     out = cancel(mic, coach)
     after = slice(cut + RATE // 2, cut + 2 * RATE)  # from half a second after the jump
     assert db(mic[after]) - db(out[after]) > 15.0  # measured 28 dB; 3 dB learning afresh
+
+
+def talking_ms(mic: np.ndarray, coach: np.ndarray, settings: AecSettings | None = None
+               ) -> np.ndarray:
+    """For each 20 ms block, whether the canceller took it for the user talking (0 or 20)."""
+    aec = EchoCanceller(settings)
+    out = []
+    for i in range(0, len(mic) // 320 * 320, 320):
+        aec.process(mic[i : i + 320], coach[i : i + 320])
+        out.append(20 * aec.talking)
+    return np.array(out)
+
+
+def test_a_rooms_reverberation_beyond_the_filter_is_not_taken_for_the_user() -> None:
+    # Through a living room the coach's words ring on for longer than the filter reaches;
+    # at the end of each word that remainder must not pass for the user talking over it
+    # (the guard believes a command over the coach heard for HEARD_MIN_MS).
+    coach = speechlike(20.0, seed=2)
+    user = np.zeros_like(coach)
+    user[12 * RATE : 14 * RATE] = speechlike(2.0, seed=7)
+    def longest_heard(settings: AecSettings | None = None) -> float:
+        alone = talking_ms(speech.room(coach, rt60_s=0.3), coach, settings)[8 * 50 :]
+        return float(np.convolve(alone, np.ones(HEARD_WINDOW_MS // 20), "valid").max())
+
+    assert longest_heard() < HEARD_MIN_MS
+    assert longest_heard(AecSettings(late_ratio=0.0)) >= HEARD_MIN_MS  # what it was
+    with_user = talking_ms(speech.room(coach, rt60_s=0.3) + speech.room(user, seed=11), coach)
+    assert with_user[12 * 50 : 14 * 50].sum() > 1000  # most of the user's 2 s
+
