@@ -86,8 +86,8 @@ def coach_texts(lang: str) -> list[str]:
 def live_false(engine: str, lang: str, noise: str, snr: str, babble: list[np.ndarray],
                cache: Path, sets: int) -> tuple[float, list[str]]:
     """Commands the product acts on (echo canceller and guard, as live) from the coach's own
-    voice in a whole session with nobody else talking, per hour of its speech, and what they
-    were. A command it obeys changes what it says next, so the session is rendered again with
+    voice in a whole session (nobody else talking, unless the noise is babble), per hour of
+    its speech, and what they were. A command it obeys changes what it says next, so the session is rendered again with
     that command in it and replayed, until no new one comes: the microphone then holds what
     the speaker would have played live."""
     plan = Plan(lang=lang, sets=sets)
@@ -95,7 +95,7 @@ def live_false(engine: str, lang: str, noise: str, snr: str, babble: list[np.nda
     while True:
         spoken: list[float] = []
         echo = speech.room(coach_audio(plan, obeyed, cache, spoken))
-        mic = mixed(echo, noise, snr, babble) if snr != "clean" else echo
+        mic = mixed(echo, noise, snr, babble)
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "mic.wav"
             speech.write_wav(path, speech.mic_floor(np.clip(mic, -32768, 32767)))
@@ -126,7 +126,7 @@ def bench(engine: str, snrs: list[str], noises: list[str], block_ms: float, quic
     babble = [speech.synth(t, v) for t in speech.TALK[lang][:6] for v in HELDOUT[lang][:2]]
     # The coach's own speech, with the echo guard told what it is saying.
     texts = coach_texts(lang)[: 20 if quick else None]
-    coach_audio, coach_segs = speech.build_stream([(t, COACH_VOICE[lang], None) for t in texts], gap_ms=300)
+    coach_lines, coach_segs = speech.build_stream([(t, COACH_VOICE[lang], None) for t in texts], gap_ms=300)
     in_set = acting_in_a_set(lang)
     sets = 1 if quick else 3
     cache = Path(tempfile.mkdtemp(prefix="voicecoach-bench-"))  # the coach's rendered clips
@@ -149,13 +149,13 @@ def bench(engine: str, snrs: list[str], noises: list[str], block_ms: float, quic
             hours = len(talk_audio) / speech.RATE / 3600
             row["false_per_h_talk"] = len(fired) / hours
             row["false_per_h_talk_in_set"] = sum(h.intent in in_set for h, _ in fired) / hours
-            fired, cpu = speech.run_recognizer(rec, mixed(coach_audio, noise, snr, babble), block_ms,
+            fired, cpu = speech.run_recognizer(rec, mixed(coach_lines, noise, snr, babble), block_ms,
                                                after_sounds=True)
-            row["cpu_per_s_coach"] = cpu / (len(coach_audio) / speech.RATE)  # continuous talk
+            row["cpu_per_s_coach"] = cpu / (len(coach_lines) / speech.RATE)  # continuous talk
             guard = EchoGuard()
             for s in coach_segs:
                 guard.said(s.start_ms / 1000, s.text, (s.end_ms - s.start_ms) / 1000)
-            hours = len(coach_audio) / speech.RATE / 3600
+            hours = len(coach_lines) / speech.RATE / 3600
             row["false_per_h_coach_raw"] = len(fired) / hours
             row["false_per_h_coach"] = len(list(guard.filter(h for h, _ in fired))) / hours
             row["false_per_h_coach_live"], row["coach_live_obeyed"] = live_false(

@@ -159,4 +159,3 @@ def test_mic_replay_timeline(tmp_path: Path, lang: str, engine: str, voice: str,
     end = next(e for e in events if e.type == "set_end")
     assert end.data["reason"] == "pain" and end.t == pain.t
     assert not [e for e in events if e.type == "count" and e.t > pain.t]
-

@@ -11,6 +11,8 @@ and subtracts its estimate, so the recognizer hears the user rather than the coa
   echo estimate; adaptation then slows down so the filter does not learn the user's voice.
 - Path check: a jump of the whole echo path (the sound system's latency) moves the filter
   learned before it, instead of learning the moved path afresh.
+- Late reverberation: a room rings on for longer than the filter reaches; after the coach's
+  words that remainder is expected, so it does not pass for the user talking.
 
 Pure numpy; about 0.009 CPU seconds per audio second with the defaults, 0.002 of them the
 path check (a coach that talks all the time, on a laptop core).
