@@ -194,3 +194,25 @@ def test_a_rooms_reverberation_beyond_the_filter_is_not_taken_for_the_user() -> 
     with_user = talking_ms(speech.room(coach, rt60_s=0.3) + speech.room(user, seed=11), coach)
     assert with_user[12 * 50 : 14 * 50].sum() > 1000  # most of the user's 2 s
 
+
+
+def test_a_reference_delayed_further_keeps_what_the_filter_learned() -> None:
+    # The delay estimate moved (it wanders through a reverberant room): the reference is
+    # read 30 ms further back from now on, and the learned filter moves along.
+    coach = speechlike(12.0, seed=1)
+    mic = room(coach)
+    k = 480
+    later = np.concatenate([np.zeros(k), coach])[: len(coach)]
+
+    def removed_after_the_move(move: str) -> float:
+        aec = EchoCanceller()
+        for i in range(0, 8 * RATE, 320):
+            aec.process(mic[i : i + 320], coach[i : i + 320])
+        aec.follow(k) if move == "follow" else aec.reset()
+        out = np.concatenate([aec.process(mic[i : i + 320], later[i : i + 320])
+                              for i in range(8 * RATE, 9 * RATE, 320)])
+        part = slice(RATE // 4, RATE)  # once the reference's history has moved too
+        return db(mic[8 * RATE : 9 * RATE][part]) - db(out[part])
+
+    assert removed_after_the_move("follow") > 20.0
+    assert removed_after_the_move("reset") < 10.0  # what learning afresh gave

@@ -204,6 +204,19 @@ class EchoCanceller:
         self._talk_blocks = 0
         self._learned = 0
 
+    def follow(self, k: int) -> None:
+        """The reference will come ``k`` samples more delayed (less if negative) than so far:
+        the echo path moves as much earlier in the filter. Within the filter's reach the
+        learned filter moves with it; beyond, it is learned again (``reset``)."""
+        if abs(k) >= self.P * self.B - self.B:
+            self.reset()
+            return
+        self.W = _delayed(self.W, -k, self.B)
+        # The path check starts afresh too: a window across the move matches neither lag.
+        self._kept, self._lag = None, None
+        self._mic_hist[:] = 0.0
+        self._ref_hist[:] = 0.0
+
     def process(self, mic: Floats, ref: Floats) -> Floats:
         """One block of microphone and reference samples (same length) -> cleaned block."""
         B = self.B
