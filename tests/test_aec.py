@@ -185,6 +185,7 @@ def test_a_rooms_reverberation_beyond_the_filter_is_not_taken_for_the_user() -> 
     coach = speechlike(20.0, seed=2)
     user = np.zeros_like(coach)
     user[12 * RATE : 14 * RATE] = speechlike(2.0, seed=7)
+
     def longest_heard(settings: AecSettings | None = None) -> float:
         alone = talking_ms(speech.room(coach, rt60_s=0.3), coach, settings)[8 * 50 :]
         return float(np.convolve(alone, np.ones(HEARD_WINDOW_MS // 20), "valid").max())
@@ -193,7 +194,6 @@ def test_a_rooms_reverberation_beyond_the_filter_is_not_taken_for_the_user() -> 
     assert longest_heard(AecSettings(late_ratio=0.0)) >= HEARD_MIN_MS  # what it was
     with_user = talking_ms(speech.room(coach, rt60_s=0.3) + speech.room(user, seed=11), coach)
     assert with_user[12 * 50 : 14 * 50].sum() > 1000  # most of the user's 2 s
-
 
 
 def test_a_reference_delayed_further_keeps_what_the_filter_learned() -> None:
@@ -208,7 +208,10 @@ def test_a_reference_delayed_further_keeps_what_the_filter_learned() -> None:
         aec = EchoCanceller()
         for i in range(0, 8 * RATE, 320):
             aec.process(mic[i : i + 320], coach[i : i + 320])
-        aec.follow(k) if move == "follow" else aec.reset()
+        if move == "follow":
+            aec.follow(k)
+        else:
+            aec.reset()
         out = np.concatenate([aec.process(mic[i : i + 320], later[i : i + 320])
                               for i in range(8 * RATE, 9 * RATE, 320)])
         part = slice(RATE // 4, RATE)  # once the reference's history has moved too
