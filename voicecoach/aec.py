@@ -72,6 +72,12 @@ class AecSettings:
     far above the background it is: a digital silence's dither or the filter's own
     remainder is (measured: dither in the pauses of a perfectly cancelled recording was
     taken for double talk, and let the coach obey its own voice)."""
+    silent_ref_dbfs: float = -70.0
+    """A speaker signal quieter than this (dB below full scale, RMS over a block) is taken
+    as nothing playing: a resampler's or a voice's faint tail between two lines is
+    inaudible against any room's noise, and learning from it against that noise blew the
+    filter up (a rendered session, a tail under one 16-bit step for a minute of rest: the
+    echo estimate 20 dB louder than the echo itself, for a minute after)."""
     above_floor: float = 4.0
     """With nothing playing, a block this many times louder than the background noise may
     be the user talking (ratio; 4 = 6 dB)."""
@@ -168,6 +174,7 @@ class EchoCanceller:
         self.moved = 0
         """Samples the echo path has moved in all, as found by the path check (later > 0)."""
         self._min_voice = s.block * (32768.0 * 10 ** (s.min_voice_dbfs / 20.0)) ** 2
+        self._silent_ref = s.block * (32768.0 * 10 ** (s.silent_ref_dbfs / 20.0)) ** 2
         self.near_end = True
         """The last block may hold the user's voice: with nothing playing, it is louder than
         the background; while the coach plays, the filter has not learned the echo path
@@ -227,7 +234,7 @@ class EchoCanceller:
             self._floor = mic_power
         else:
             self._floor *= FLOOR_RISE
-        self._quiet = self._quiet + 1 if ref_power < 1e-9 * B else 0
+        self._quiet = self._quiet + 1 if ref_power < self._silent_ref else 0
         voice = self._min_voice
         if self._quiet > self.P:
             # Nothing played within the filter's reach: no echo to remove and nothing to
