@@ -87,9 +87,9 @@ def live_false(engine: str, lang: str, noise: str, snr: str, babble: list[np.nda
                cache: Path, sets: int) -> tuple[float, list[str]]:
     """Commands the product acts on (echo canceller and guard, as live) from the coach's own
     voice in a whole session (nobody else talking, unless the noise is babble), per hour of
-    its speech, and what they were. A command it obeys changes what it says next, so the session is rendered again with
-    that command in it and replayed, until no new one comes: the microphone then holds what
-    the speaker would have played live."""
+    its speech, and what they were. A command it obeys changes what it says next, so the
+    session is rendered again with that command in it and replayed, until no new one comes:
+    the microphone then holds what the speaker would have played live."""
     plan = Plan(lang=lang, sets=sets)
     obeyed: list[tuple[float, str]] = []
     while True:

@@ -117,8 +117,9 @@ class AecSettings:
     as it leaves the filter's reach, summed as it decays (``late_db_per_s``). Without it the
     ends of the coach's own words, heard through a room, passed for the user talking over
     the coach. A session's microphone (the coach alone, no noise) through three simulated
-    rooms (reverberation decaying 60 dB in 0.3-0.5 s, 0-6 dB under the direct sound), replayed through the whole path: commands it obeyed from its own voice 0 -> 0.003
-    -> 0.01: 1, 2 and 1 -> none -> none. Commands said over the coach at its level and 6 dB
+    rooms (reverberation decaying 60 dB in 0.3-0.5 s, 0-6 dB under the direct sound),
+    replayed through the whole path: commands it obeyed from its own voice 0 -> 0.003 ->
+    0.01: 1, 2 and 1 -> none -> none. Commands said over the coach at its level and 6 dB
     under it, mixed into recordings of live sessions (PulseAudio, no room), heard 285 -> 277
     -> 263 of 460."""
     late_db_per_s: float = 100.0
