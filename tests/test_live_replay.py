@@ -119,11 +119,13 @@ CASES = [
     # hears it at 20 dB, and espeak's Korean voice "쉽게" so that vosk never does (4 tries).
     pytest.param("en", "pocketsphinx", "flite:kal", ("easier", "pain"), id="pocketsphinx-en"),
     pytest.param("en", "pocketsphinx", "flite:awb", ("make it harder", "it hurts"),
-                 id="pocketsphinx-en-awb", marks=pytest.mark.xfail(strict=True, reason=(
-                     "open (issue 4): pocketsphinx does not hear this \"it hurts\" even with "
-                     "no coach in the microphone at all (the same stream without the echo): "
-                     "it decodes it from the cepstral mean left by \"make it harder\" 10 s "
-                     "earlier; a decoder started 60 s in hears it"))),
+                 # Not strict: the coach's clips render a few samples differently from run
+                 # to run, and in one fresh-clone run of three the phrase was heard.
+                 id="pocketsphinx-en-awb", marks=pytest.mark.xfail(strict=False, reason=(
+                     "open (issue 4): pocketsphinx mostly does not hear this \"it hurts\", "
+                     "even with no coach in the microphone at all (the same stream without "
+                     "the echo): it decodes it from the cepstral mean left by \"make it "
+                     "harder\" 10 s earlier; a decoder started 60 s in hears it"))),
     pytest.param("ko", "vosk", "espeak:ko+m3@150^30", ("어렵게", "아야"), id="vosk-ko",
                  marks=pytest.mark.xfail(strict=True, reason=(
                      "open (issue 4): vosk does not hear \"어렵게\" said over the coach's "
