@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from voicecoach.coach import Coach, Plan, speakable_texts
+from voicecoach.coach import GAP_S, Coach, Plan, estimate_speech_s, speakable_texts
 from voicecoach.events import Event
 from voicecoach.intents import Intent
 from voicecoach.knowledge import Level
@@ -232,6 +232,22 @@ def test_skip_setup_and_rest() -> None:
     rest = first(events, "rest").t
     events = replay(QUICK, [(1, "skip"), (rest + 2, "next")])
     assert first(events, "set_start", set=2).t == pytest.approx(rest + 2)
+
+
+def test_a_change_asked_for_during_the_opening_is_answered_after_the_line_being_said() -> None:
+    plan = Plan(sets=1, reps=3, first_use=True)
+    events = replay(plan, [(1, "easier")])
+    disclaimer = first(events, "cue", id="disclaimer")
+    ack = first(events, "cue", id="ack_easier_variation")
+    # Next thing said, not after the rest of the opening lines.
+    assert ack.t == pytest.approx(
+        disclaimer.t + estimate_speech_s(disclaimer.text) + GAP_S, abs=1e-6
+    )
+    said = [e for e in events if e.type == "cue"]
+    assert said[said.index(disclaimer) + 1] is ack
+    # The line naming the level names the one the user asked for.
+    assert first(events, "cue", id="level").text == "Dead bugs, down to forty-five degrees."
+    assert first(events, "set_start").data["variation"] == "dead-bug"
 
 
 def test_how_many_repeat_help_and_unknown_are_answered() -> None:

@@ -181,6 +181,8 @@ class Coach:
         """No cue may run past this time: counts not yet on the agenda start here."""
         self._in_rep = False
         self._setup_index = 0
+        self._opening: deque[Callable[[], None]] = deque()
+        """The session's opening lines, placed one at a time (see ``_on_setup``)."""
         self._rest_end = 0.0
         self._resume_to: Phase | None = None
         self._reminder_index = 0
@@ -225,29 +227,31 @@ class Coach:
 
     def start(self, t: float = 0.0) -> list[Event]:
         self.now = self._quiet_at = t
+        opening = self._opening
         if self.plan.first_use:
-            self._cue("disclaimer")
+            opening.append(lambda: self._cue("disclaimer"))
         if self.plan.returning:
-            self._cue("welcome_back")
+            opening.append(lambda: self._cue("welcome_back"))
         else:
-            self._cue(
-                "welcome",
-                sets=self.words.number(self.plan.sets),
-                reps=self.words.number(self.plan.reps),
-            )
+            sets, reps = self.words.number(self.plan.sets), self.words.number(self.plan.reps)
+            opening.append(lambda: self._cue("welcome", sets=sets, reps=reps))
         days = self.plan.days_since_last
         if self.plan.recent_session:
-            self._cue("recover")
+            opening.append(lambda: self._cue("recover"))
         elif days is not None and days > MAX_DAYS_SAID:
-            self._cue("since_long")
+            opening.append(lambda: self._cue("since_long"))
         elif days is not None and days >= 2:
-            self._cue("since_days", days=self.words.days(days))
-        self._cue("level", **self.words.level_fields(self.level))
-        if self.plan.ease is not None and self.plan.ease != self.level:
-            self._cue("ease_pain" if self.plan.ease_reason == "pain" else "ease_back")
-            self._ask(self.plan.ease)
+            said = self.words.days(days)
+            opening.append(lambda: self._cue("since_days", days=said))
+        # Worded when it is said: a change asked for during the opening lines is in it.
+        opening.append(lambda: self._cue("level", **self.words.level_fields(self.level)))
+        ease = self.plan.ease
+        if ease is not None and ease != self.level:
+            reason = "ease_pain" if self.plan.ease_reason == "pain" else "ease_back"
+            opening.append(lambda: self._cue(reason))
+            opening.append(lambda: self._ask(ease))
         self._setup_index = 0
-        self._at(self._quiet_at + SETUP_GAP_S - GAP_S, self._on_setup)
+        self._on_setup()
         return self._flush()
 
     def advance(self, t: float) -> list[Event]:
@@ -380,6 +384,16 @@ class Coach:
     # ----------------------------------------------------------------- setup
 
     def _on_setup(self) -> None:
+        """Say the next opening line, then the next setup cue, one at a time.
+
+        One line is placed at a time, so a reply to a command said meanwhile is
+        placed right after the line being said, not after the whole opening.
+        """
+        if self._opening:
+            self._opening.popleft()()
+            gap = SETUP_GAP_S - GAP_S if not self._opening else 0.0
+            self._at(self._quiet_at + gap, self._on_setup)
+            return
         cues = lang_pkg.SETUP_FULL
         if self._setup_index < len(cues):
             self._cue(cues[self._setup_index])
