@@ -250,6 +250,23 @@ def test_a_change_asked_for_during_the_opening_is_answered_after_the_line_being_
     assert first(events, "set_start").data["variation"] == "dead-bug"
 
 
+def test_a_change_asked_for_as_a_set_is_introduced_is_what_the_intro_describes() -> None:
+    plan = Plan(sets=1, reps=3, first_use=False)
+    events = replay(plan, [(1, "skip"), (2, "easier")])
+    intro = [e.data["id"] for e in events if e.type == "cue" and e.t > 2]
+    assert intro[:4] == ["ack_easier_variation", "level", "howto_dead-bug", "get_ready"]
+    assert first(events, "cue", id="level", after=2).text.startswith("Dead bugs")
+    assert first(events, "rep").data["variation"] == "dead-bug"
+
+
+def test_a_pause_during_a_set_intro_goes_on_with_the_next_line_after_resume() -> None:
+    plan = Plan(sets=1, reps=3, first_use=False)
+    events = replay(plan, [(1, "skip"), (2, "pause"), (10, "resume")])
+    after = [e.data["id"] for e in events if e.type == "cue" and e.t >= 10]
+    assert after[:4] == ["ack_resume", "level", "howto_bent-knee", "get_ready"]
+    assert first(events, "count").t > first(events, "cue", id="get_ready").t
+
+
 def test_how_many_repeat_help_and_unknown_are_answered() -> None:
     base = replay(QUICK, [(1, "repeat")])
     t = set1_start(base) + 14.5  # inside rep 3, two perfect so far

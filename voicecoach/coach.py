@@ -18,9 +18,10 @@ import itertools
 import math
 import string
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import partial
 from typing import Any
 
 from . import lang as lang_pkg
@@ -181,8 +182,9 @@ class Coach:
         """No cue may run past this time: counts not yet on the agenda start here."""
         self._in_rep = False
         self._setup_index = 0
-        self._opening: deque[Callable[[], None]] = deque()
-        """The session's opening lines, placed one at a time (see ``_on_setup``)."""
+        self._lines: deque[Callable[[], None]] = deque()
+        """Lines still to say in turn, and what follows them (see ``_say_in_turn``)."""
+        self._then: Callable[[], None] | None = None
         self._rest_end = 0.0
         self._resume_to: Phase | None = None
         self._reminder_index = 0
@@ -227,7 +229,7 @@ class Coach:
 
     def start(self, t: float = 0.0) -> list[Event]:
         self.now = self._quiet_at = t
-        opening = self._opening
+        opening: list[Callable[[], None]] = []
         if self.plan.first_use:
             opening.append(lambda: self._cue("disclaimer"))
         if self.plan.returning:
@@ -251,7 +253,9 @@ class Coach:
             opening.append(lambda: self._cue(reason))
             opening.append(lambda: self._ask(ease))
         self._setup_index = 0
-        self._on_setup()
+        self._say_in_turn(
+            opening, lambda: self._at(self._quiet_at + SETUP_GAP_S - GAP_S, self._on_setup)
+        )
         return self._flush()
 
     def advance(self, t: float) -> list[Event]:
@@ -318,6 +322,8 @@ class Coach:
     def _clear_agenda(self) -> None:
         self._agenda.clear()
         self._pending.clear()
+        self._lines = deque()
+        self._then = None
         self._horizon = math.inf
         self._in_rep = False
 
@@ -383,17 +389,26 @@ class Coach:
 
     # ----------------------------------------------------------------- setup
 
-    def _on_setup(self) -> None:
-        """Say the next opening line, then the next setup cue, one at a time.
+    def _say_in_turn(self, lines: Iterable[Callable[[], None]], then: Callable[[], None]) -> None:
+        """Place ``lines`` (each places one cue) one after another, then call ``then``.
 
-        One line is placed at a time, so a reply to a command said meanwhile is
-        placed right after the line being said, not after the whole opening.
+        A line is placed, and worded, only when the one before it ends: a reply to
+        a command said meanwhile comes right after the line being said, and a line
+        naming the level names the one the user has just asked for.
         """
-        if self._opening:
-            self._opening.popleft()()
-            gap = SETUP_GAP_S - GAP_S if not self._opening else 0.0
-            self._at(self._quiet_at + gap, self._on_setup)
-            return
+        self._lines = deque(lines)
+        self._then = then
+        self._next_line()
+
+    def _next_line(self) -> None:
+        if self._lines:
+            self._lines.popleft()()
+            self._at(self._quiet_at, self._next_line)
+        elif self._then is not None:
+            then, self._then = self._then, None
+            then()
+
+    def _on_setup(self) -> None:
         cues = lang_pkg.SETUP_FULL
         if self._setup_index < len(cues):
             self._cue(cues[self._setup_index])
@@ -426,15 +441,14 @@ class Coach:
             stop_deg=lv.stop_deg,
             lower_s=lv.lower_s,
         )
+        lines: list[Callable[[], None]] = []
         if self.set_no > 1:
-            for msg_id in lang_pkg.SETUP_SHORT:
-                self._cue(msg_id)
-        self._cue(
-            "set_intro", n=self.words.number(self.set_no), total=self.words.number(self.plan.sets)
-        )
-        self._cue("level", **self.words.level_fields(lv))
-        self._explain_variation()
-        self._lead_in()
+            lines += [partial(self._cue, msg_id) for msg_id in lang_pkg.SETUP_SHORT]
+        n, total = self.words.number(self.set_no), self.words.number(self.plan.sets)
+        lines.append(lambda: self._cue("set_intro", n=n, total=total))
+        lines.append(lambda: self._cue("level", **self.words.level_fields(self.level)))
+        lines.append(self._explain_variation)
+        self._say_in_turn(lines, self._lead_in)
 
     def _explain_variation(self) -> None:
         if self.level.variation not in self._explained:
@@ -602,6 +616,8 @@ class Coach:
             self._end_set("stop")
         # Counts and transitions go; what is already placed to be said stays.
         self._agenda = [i for i in self._agenda if i.spoken_len and not i.is_count]
+        self._lines = deque()
+        self._then = None
         heapq.heapify(self._agenda)
         self._horizon = math.inf
         self._reply("summary", n=self.words.number(self.total_perfect))
@@ -709,7 +725,9 @@ class Coach:
         self._emit("pause")
         if self._resume_to is Phase.SET and self._in_rep:
             self.attempt -= 1  # the interrupted rep is taken again, uncounted
+        in_turn = self._lines, self._then
         self._urgent("ack_pause")
+        self._lines, self._then = in_turn  # resume goes on from the next line
 
     def on_resume(self) -> None:
         if self.phase is Phase.SETUP:
@@ -729,7 +747,10 @@ class Coach:
         target, self._resume_to = self._resume_to, None
         self._emit("resume")
         self._reply("ack_resume")
-        if target is Phase.SETUP:
+        if self._then is not None:  # paused between lines said in turn
+            self.phase = target
+            self._at(self._quiet_at, self._next_line)
+        elif target is Phase.SETUP:
             self.phase = Phase.SETUP
             self._at(self._quiet_at, self._on_setup)
         elif target is Phase.REST:
