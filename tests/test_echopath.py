@@ -24,6 +24,7 @@ from voicecoach.live import (
 )
 from voicecoach.runner import Session
 
+from . import speech
 from .test_aec import db, room, speechlike
 
 CLIP_RATE = 22050
@@ -85,6 +86,22 @@ def test_delay_is_found_from_speech() -> None:
         assert abs(est.delay_s * 1000 - delay_ms) <= 20, (delay_ms, est.delay_s)
 
 
+def test_through_a_reverberant_room_the_delay_is_the_direct_sounds() -> None:
+    # The reverberant tail smears the microphone's envelope later; the filter starts 40 ms
+    # before the delay found, so a delay found 40 ms late leaves the direct sound out.
+    coach = render(schedule(40.0), 40.0)
+    for seed, rt60_s, delay_s in ((6, 0.5, 0.10), (7, 0.6, 0.08)):
+        mic = speech.room(coach, seed=seed, rt60_s=rt60_s, direct_db=0.0, delay_s=delay_s)
+        mic = mic + np.random.default_rng(5).normal(0, 30, coach.shape)
+        est = DelayEstimator()
+        errors_ms = []
+        for i in range(0, len(mic) - 320, 320):
+            est.add(mic[i : i + 320], coach[i : i + 320])
+            if est.delay_s is not None:
+                errors_ms.append((est.delay_s - delay_s) * 1000)
+        assert errors_ms and max(abs(e) for e in errors_ms) <= 20.0, (rt60_s, errors_ms)
+
+
 def run_remover(delay_ms: float, user: np.ndarray | None = None, until_s: float = 20.0
                  ) -> tuple[np.ndarray, EchoRemover, list[bool]]:
     """A 20 s session's microphone (fed up to ``until_s``) through an echo remover."""
@@ -129,7 +146,7 @@ def test_a_long_sound_system_delay_is_cancelled_too() -> None:
     out, remover, _ = run_remover(450.0)
     mic = room(render(schedule(20.0, every=1.1), 20.0), delay_ms=450.0, gain=0.6)
     tail = slice(10 * RATE, len(out))
-    assert abs(remover.delay_s - 0.41) < 0.03  # the delay minus the filter's margin
+    assert abs(remover.delay_s - 0.43) < 0.02  # the delay minus the filter's margin
     assert db(mic[tail]) - db(out[tail]) > 20.0
 
 
