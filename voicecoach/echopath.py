@@ -114,8 +114,9 @@ class DelaySettings:
     """The delay is the earliest lag at which the correlation peak is within this fraction
     of its top. A room's reverberation smears the microphone's envelope later, so the top
     itself runs late: through simulated rooms (RT60 0.3-0.6 s) by a median 20-40 ms, the
-    direct sound then falling before the canceller's filter 3-45% of the time (0-3% on
-    the peak's leading edge)."""
+    direct sound then falling before the canceller's filter (which started 40 ms before the
+    delay) 3-45% of the time; on the leading edge, with the filter starting 20 ms before it,
+    0-11%."""
 
 
 class DelayEstimator:
