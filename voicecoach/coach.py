@@ -231,27 +231,24 @@ class Coach:
         self.now = self._quiet_at = t
         opening: list[Callable[[], None]] = []
         if self.plan.first_use:
-            opening.append(lambda: self._cue("disclaimer"))
+            opening.append(partial(self._cue, "disclaimer"))
         if self.plan.returning:
-            opening.append(lambda: self._cue("welcome_back"))
+            opening.append(partial(self._cue, "welcome_back"))
         else:
-            sets, reps = self.words.number(self.plan.sets), self.words.number(self.plan.reps)
-            opening.append(lambda: self._cue("welcome", sets=sets, reps=reps))
+            opening.append(partial(self._cue, "welcome", sets=self.words.number(self.plan.sets),
+                                   reps=self.words.number(self.plan.reps)))
         days = self.plan.days_since_last
         if self.plan.recent_session:
-            opening.append(lambda: self._cue("recover"))
+            opening.append(partial(self._cue, "recover"))
         elif days is not None and days > MAX_DAYS_SAID:
-            opening.append(lambda: self._cue("since_long"))
+            opening.append(partial(self._cue, "since_long"))
         elif days is not None and days >= 2:
-            said = self.words.days(days)
-            opening.append(lambda: self._cue("since_days", days=said))
-        # Worded when it is said: a change asked for during the opening lines is in it.
-        opening.append(lambda: self._cue("level", **self.words.level_fields(self.level)))
+            opening.append(partial(self._cue, "since_days", days=self.words.days(days)))
+        opening.append(self._level_cue)
         ease = self.plan.ease
         if ease is not None and ease != self.level:
             reason = "ease_pain" if self.plan.ease_reason == "pain" else "ease_back"
-            opening.append(lambda: self._cue(reason))
-            opening.append(lambda: self._ask(ease))
+            opening += [partial(self._cue, reason), partial(self._ask, ease)]
         self._setup_index = 0
         self._say_in_turn(
             opening, lambda: self._at(self._quiet_at + SETUP_GAP_S - GAP_S, self._on_setup)
@@ -444,11 +441,15 @@ class Coach:
         lines: list[Callable[[], None]] = []
         if self.set_no > 1:
             lines += [partial(self._cue, msg_id) for msg_id in lang_pkg.SETUP_SHORT]
-        n, total = self.words.number(self.set_no), self.words.number(self.plan.sets)
-        lines.append(lambda: self._cue("set_intro", n=n, total=total))
-        lines.append(lambda: self._cue("level", **self.words.level_fields(self.level)))
+        lines.append(partial(self._cue, "set_intro", n=self.words.number(self.set_no),
+                             total=self.words.number(self.plan.sets)))
+        lines.append(self._level_cue)
         lines.append(self._explain_variation)
         self._say_in_turn(lines, self._lead_in)
+
+    def _level_cue(self) -> None:
+        """The level, as it is when said: a change asked for just before is in it."""
+        self._cue("level", **self.words.level_fields(self.level))
 
     def _explain_variation(self) -> None:
         if self.level.variation not in self._explained:
