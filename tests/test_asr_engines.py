@@ -16,7 +16,7 @@ import pytest
 
 from voicecoach.asr import make_recognizer
 from voicecoach.asr.echo import EchoGuard
-from voicecoach.asr.sphinx_engine import SphinxRecognizer
+from voicecoach.asr.sphinx_engine import SphinxRecognizer, grammar
 from voicecoach.asr.vosk_engine import VoskRecognizer
 from voicecoach.intents import Intent, PhraseTable
 
@@ -105,11 +105,26 @@ def test_pocketsphinx_rejects_ordinary_talk(sphinx: SphinxRecognizer) -> None:
     r = run(sphinx, speech.talk_items("en", speech.EN_TUNE, short=False))
     print("pocketsphinx sentences:", r["false"], r["problems"])
     assert r["false"] <= 2, r["problems"]
-    # 20 short replies per voice ("not bad", "come here"): measured 20 of 60, far from the
-    # target 0; a regression guard.
+    # 20 short replies per voice ("not bad", "come here"): measured 20 of 60 before the
+    # everyday-talk path, 7 with it; still far from the target 0, a regression guard.
     r = run(sphinx, [(t, v, None) for v in speech.EN_TUNE for t in speech.SHORT_TALK["en"]])
     print("pocketsphinx short replies:", r["false"], r["problems"])
-    assert r["false"] <= 24, r["problems"]
+    assert r["false"] <= 10, r["problems"]
+
+
+def test_a_pain_report_the_talk_path_takes_is_still_heard() -> None:
+    # The everyday-talk path takes some commands for talk: the price of rejecting talk. A pain
+    # report must never be lost that way. Here the first searches are made to lose every
+    # phrase to the garbage paths; only the last look, without the talk path, can hear one,
+    # and it believes only pain.
+    rec = SphinxRecognizer("en")
+    rec.transitions = grammar([], rec.settings, talk=rec.talk)[1]
+    rec.lead_transitions = None
+    items = [("it hurts", "flite:slt", "pain"), ("make it easier", "flite:slt", "easier"),
+             ("that hurts", "flite:rms", "pain"), ("slow down", "flite:rms", "slower")]
+    r = run(rec, items)
+    assert r["correct"] == 2 and r["wrong"] == 0 and r["false"] == 0, r["problems"]
+    assert sorted(r["problems"]) == ["missed 'make it easier' (flite:slt)", "missed 'slow down' (flite:rms)"]
 
 
 def test_pocketsphinx_on_the_coachs_own_voice(sphinx: SphinxRecognizer) -> None:
