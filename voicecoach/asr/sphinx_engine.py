@@ -591,7 +591,7 @@ class SphinxRecognizer:
         self._quiet_frame = self._dither(bytes(frame))
         buf = b""
         nin = 0  # frames handed to the endpointer
-        in_utt = fired = restarted = False
+        in_utt = fired = restarted = too_long = False
         utt_start_ms = 0.0
         nframe = 0
         self._partial_text, self._since = "", 0.0
@@ -613,7 +613,7 @@ class SphinxRecognizer:
                     self._utt_cmn = dec.get_cmn(False)  # for a second look (_after_sounds)
                     dec.start_utt()
                     in_utt, fired, self._partial_text = True, False, ""
-                    restarted = False
+                    restarted = too_long = False
                     quiet, cmn = 0, None
                     utt_start_ms = ep.speech_start * 1000.0
                     log.debug("utterance from %.0f (now %.0f)", utt_start_ms, now)
@@ -633,12 +633,13 @@ class SphinxRecognizer:
                         cmn = None
                 nframe += 1
                 if now - utt_start_ms > s.max_command_ms:
-                    fired = True  # too long for a command: say nothing more in it
+                    fired = too_long = True  # too long for a command: say nothing more in it
                 long_ms = now - utt_start_ms - s.max_utt_ms
                 if long_ms > 0 and (quiet > 0 or long_ms > s.max_utt_ms):
                     # Talk, not a command: listen afresh from the next pause between words
                     # (a restart inside a word lets its tail sound like a phrase).
                     dec.end_utt()
+                    dec.set_cmn(self._utt_cmn)  # see below: talk leaves the mean alone
                     dec.start_utt()
                     fired, self._partial_text, utt_start_ms = False, "", now
                     restarted, self._utt_audio = True, []
@@ -652,7 +653,12 @@ class SphinxRecognizer:
                         yield h
                 if not ep.in_speech:
                     h = self._end(dec, fired, utt_start_ms)
-                    if cmn is not None:
+                    if too_long:
+                        # Too long for a command (talk, or noise the gate has not learned
+                        # yet, such as music just switched on): the cepstral mean goes back
+                        # to where this utterance found it, not dragged towards that sound.
+                        dec.set_cmn(self._utt_cmn)
+                    elif cmn is not None:
                         dec.set_cmn(cmn)
                     in_utt = False
                     if h is not None:
