@@ -610,7 +610,7 @@ class SphinxRecognizer:
                 if not in_utt:
                     if speech is None:
                         continue
-                    self._utt_cmn = dec.get_cmn(False)  # for a second look (_after_sounds)
+                    self._utt_cmn = dec.get_cmn(False)  # for second looks, and to go back to
                     dec.start_utt()
                     in_utt, fired, self._partial_text = True, False, ""
                     restarted = too_long = False
