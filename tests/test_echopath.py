@@ -87,8 +87,8 @@ def test_delay_is_found_from_speech() -> None:
 
 
 def test_through_a_reverberant_room_the_delay_is_the_direct_sounds() -> None:
-    # The reverberant tail smears the microphone's envelope later; the filter starts 40 ms
-    # before the delay found, so a delay found 40 ms late leaves the direct sound out.
+    # The reverberant tail smears the microphone's envelope later; the filter starts 20 ms
+    # before the delay found, so a delay found over 20 ms late leaves the direct sound out.
     coach = render(schedule(40.0), 40.0)
     for seed, rt60_s, delay_s in ((6, 0.5, 0.10), (7, 0.6, 0.08)):
         mic = speech.room(coach, seed=seed, rt60_s=rt60_s, direct_db=0.0, delay_s=delay_s)

@@ -500,8 +500,7 @@ class SphinxRecognizer:
         a user heard after a long quiet is decoded with a mean from before it, which can be
         far from their voice's (see ``SphinxSettings.cmn_start``)."""
         audio = b"".join(self._utt_audio)
-        if (not self.settings.refit_prior_frames
-                or len(audio) > self.settings.max_command_ms * RATE * 2 / 1000):
+        if not self.settings.refit_prior_frames or self._longer_than_a_command(audio):
             return None
         return self._look(dec, audio, "voicecoach", self._own_cmn(dec, audio), utt_start_ms,
                           "with the utterance's own cepstral mean")
@@ -511,11 +510,13 @@ class SphinxRecognizer:
         is it a pain report? That path takes some commands for talk (the price of rejecting
         talk), and a pain report must never be one of them: only pain is believed here."""
         audio = b"".join(self._utt_audio)
-        if (self.plain_transitions is None
-                or len(audio) > self.settings.max_command_ms * RATE * 2 / 1000):
+        if self.plain_transitions is None or self._longer_than_a_command(audio):
             return None
         return self._look(dec, audio, "plain", self._utt_cmn, utt_start_ms,
                           "without the talk path", only=Intent.PAIN)
+
+    def _longer_than_a_command(self, audio: bytes) -> bool:
+        return len(audio) > self.settings.max_command_ms * RATE * 2 / 1000
 
     def _look(self, dec: Any, audio: bytes, search: str, cmn: str, utt_start_ms: float,
               how: str, only: Intent | None = None) -> Hypothesis | None:
