@@ -95,7 +95,7 @@ def mic_recording(plan: Plan, said: list[tuple[float, str]], voice: str,
     # The speaker is heard at the same level as the user (speaking level).
     gain = speech._rms(np.concatenate([c for _, c in clips])) / max(speech._rms(echo), 1e-9)
     mic[: len(echo)] += echo * gain
-    speech.write_wav(out, np.clip(mic, -32768, 32767).astype(np.int16))
+    speech.write_wav(out, speech.headroom(mic))
     return spans
 
 
