@@ -258,7 +258,9 @@ class EchoCanceller:
                 self._noise = max(mic_power, NOISE_MIN * B)
             else:
                 self._noise *= FLOOR_RISE
-            return mic.astype(np.float64, copy=True)
+            self.suppressed = False
+            self.unsuppressed = mic.astype(np.float64, copy=True)
+            return self.unsuppressed
         self._learned += 1
         xk = np.fft.rfft(np.concatenate([self._prev_ref, ref]))
         self._prev_ref = ref.astype(np.float64, copy=True)
@@ -311,8 +313,9 @@ class EchoCanceller:
             self._err_avg = 0.9 * self._err_avg + 0.1 * err_power
             self._mic_band_avg = 0.9 * self._mic_band_avg + 0.1 * mic_band
             self._err_band_avg = 0.9 * self._err_band_avg + 0.1 * err_band
-        out = err
-        if not self.near_end:
+        out = self.unsuppressed = err
+        self.suppressed = not self.near_end
+        if self.suppressed:
             # Only the coach's residue is left: turn it down, but no further than the
             # background noise. Gating the noise on and off with the coach's syllables
             # makes it sound like speech to the voice activity detector (measured: a

@@ -32,6 +32,12 @@ RATE = 16000
 Floats = npt.NDArray[np.float64]
 NEAR_KEEP_S = 10.0
 """How long the per-block "user may be talking" flags are kept (seconds)."""
+LOOKAHEAD = 2
+"""Blocks (20 ms each) that the coach's remainder, turned down, is held back before it goes
+to the recognizer: when the user's voice over the coach shows within them, they go as they
+were. A word's first sounds (the burst of a "p", a "t") come before the canceller can tell
+them from the remainder; turned down, the recognizer heard "pain" as "iy n p". Only blocks
+turned down are held, so a command said while the coach is silent comes no later."""
 REPORT_S = 5
 """How often the canceller's state goes to the debug log (seconds of audio)."""
 
@@ -194,11 +200,13 @@ class EchoRemover:
     more than it was given). The reference is read ``delay`` earlier than the microphone,
     minus ``margin_s`` so that the filter sees the start of the echo path (the delay found
     is the direct sound's to within 10-20 ms; the rest of the filter's reach is for the
-    room's ringing after it).
+    room's ringing after it). Blocks turned down as the coach's remainder come out up to
+    ``lookahead`` blocks late (see ``LOOKAHEAD``); sample ``i`` out is still sample ``i`` in.
     """
 
     def __init__(self, reference: EchoReference, canceller: EchoCanceller | None = None,
-                 estimator: DelayEstimator | None = None, margin_s: float = 0.02) -> None:
+                 estimator: DelayEstimator | None = None, margin_s: float = 0.02,
+                 lookahead: int = LOOKAHEAD) -> None:
         self.reference = reference
         self.canceller = canceller or EchoCanceller()
         self.estimator = estimator or DelayEstimator()
@@ -209,6 +217,9 @@ class EchoRemover:
             maxlen=int(NEAR_KEEP_S * RATE) // 320)
         self._buf = np.zeros(0)
         self._buf_start = 0
+        self.lookahead = lookahead
+        # The last ``lookahead`` blocks, not yet returned: (output, output unsuppressed).
+        self._held: deque[tuple[Floats, Floats]] = deque()
 
     @property
     def delay_s(self) -> float:
@@ -217,14 +228,16 @@ class EchoRemover:
 
     def clean(self, pcm: bytes, start: int) -> bytes:
         mic = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
-        if self._buf.shape[0] == 0 or start != self._buf_start + self._buf.shape[0]:
-            self._buf, self._buf_start = mic, start  # first block, or a gap: start afresh
+        if start != self._buf_start + self._buf.shape[0]:
+            # A first block, or a gap (the microphone was lost): start afresh. What was
+            # held is dropped with the rest of the old stream (the coach's remainder, turned
+            # down): the stream from here on starts at ``start``.
+            self._held.clear()
+            self._buf, self._buf_start = mic, start
         else:
             self._buf = np.concatenate([self._buf, mic])
         B = self.canceller.B
         n = self._buf.shape[0] // B * B
-        if n == 0:
-            return b""
         frames = []
         for i in range(0, n, B):
             s0 = self._buf_start + i
@@ -233,7 +246,20 @@ class EchoRemover:
             raw_ref = ref if self.shift == 0 else self.reference.at(s0, B) * 32767.0
             self.estimator.add(block, raw_ref)
             moved = self.canceller.moved
-            frames.append(self.canceller.process(block, ref))
+            out = self.canceller.process(block, ref)
+            if self.canceller.talking:
+                # The user's first sounds come before the canceller tells them from the
+                # coach's remainder: what was held goes as it was, not turned down.
+                frames.extend(raw for _, raw in self._held)
+                self._held.clear()
+            if self.canceller.suppressed:
+                self._held.append((out, self.canceller.unsuppressed))
+                if len(self._held) > self.lookahead:
+                    frames.append(self._held.popleft()[0])
+            else:
+                frames.extend(held for held, _ in self._held)
+                self._held.clear()
+                frames.append(out)
             if self.canceller.moved != moved:
                 log.info("echo path moved %+.1f ms at %.1f s; the learned filter follows",
                          (self.canceller.moved - moved) * 1000 / RATE, s0 / RATE)
@@ -244,6 +270,8 @@ class EchoRemover:
                           "%d clips late", s0 / RATE, self.canceller.erle_db,
                           self.delay_s * 1000, self.reference.late)
         self._buf, self._buf_start = self._buf[n:], self._buf_start + n
+        if not frames:
+            return b""
         out = np.concatenate(frames)
         return np.clip(out, -32768, 32767).astype("<i2").tobytes()
 
