@@ -127,7 +127,10 @@ CASES = [
                      "the echo): it decodes it from the cepstral mean left by \"make it "
                      "harder\" 10 s earlier; a decoder started 60 s in hears it"))),
     pytest.param("ko", "vosk", "espeak:ko+m3@150^30", ("어렵게", "아야"), id="vosk-ko",
-                 marks=pytest.mark.xfail(strict=True, reason=(
+                 # Not strict: with the canceller's hold (``echopath.LOOKAHEAD``) it passed
+                 # in one whole-suite run and failed alone, hearing nothing (the coach's
+                 # clips render a few samples differently from run to run).
+                 marks=pytest.mark.xfail(strict=False, reason=(
                      "open (issue 4): vosk hears this \"어렵게\" as \"더 쉽게\" even with no "
                      "coach in the microphone (alone in this noise, right 4 times in 6); the "
                      "replayed coach then differs from the recorded one, and \"아야\" is "
