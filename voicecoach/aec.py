@@ -185,6 +185,11 @@ class EchoCanceller:
         nothing playing, it is louder than the background; while the coach plays, double
         talk. While the filter has not learned the echo path it cannot tell, and says no
         (``near_end`` says "maybe", and the block is left alone)."""
+        self.suppressed = False
+        """The last block was turned down as the coach's remainder (``suppress_gain``)."""
+        self.unsuppressed: Floats = np.zeros(self.B)
+        """The last block's output before it was turned down (the output itself if it was
+        not)."""
 
     @property
     def erle_db(self) -> float:
