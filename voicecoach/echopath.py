@@ -229,7 +229,7 @@ class EchoRemover:
     def clean(self, pcm: bytes, start: int) -> bytes:
         mic = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
         if start != self._buf_start + self._buf.shape[0]:
-            # A first block, or a gap (the microphone was lost): start afresh. What was
+            # A gap (the microphone was lost), or a first block not at 0: start afresh. What was
             # held is dropped with the rest of the old stream (the coach's remainder, turned
             # down): the stream from here on starts at ``start``.
             self._held.clear()
@@ -247,17 +247,15 @@ class EchoRemover:
             self.estimator.add(block, raw_ref)
             moved = self.canceller.moved
             out = self.canceller.process(block, ref)
-            if self.canceller.talking:
-                # The user's first sounds come before the canceller tells them from the
-                # coach's remainder: what was held goes as it was, not turned down.
-                frames.extend(raw for _, raw in self._held)
-                self._held.clear()
             if self.canceller.suppressed:
                 self._held.append((out, self.canceller.unsuppressed))
                 if len(self._held) > self.lookahead:
                     frames.append(self._held.popleft()[0])
             else:
-                frames.extend(held for held, _ in self._held)
+                # The user's first sounds come before the canceller tells them from the
+                # coach's remainder: once it does, what was held goes as it was.
+                talking = self.canceller.talking
+                frames.extend(raw if talking else held for held, raw in self._held)
                 self._held.clear()
                 frames.append(out)
             if self.canceller.moved != moved:
