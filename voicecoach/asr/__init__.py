@@ -29,6 +29,12 @@ RATE = 16000
 
 ENGINES: tuple[str, ...] = ("auto", "vosk", "pocketsphinx")
 
+SAFE_TO_GET_WRONG: frozenset[Intent] = frozenset(
+    {Intent.PAIN, Intent.PAUSE, Intent.BACK_LIFTED, Intent.EASIER})
+"""Commands that are safe to act on by mistake: stopping, pausing or easing the exercise.
+Where a recognizer hears more at the price of more mistakes (pocketsphinx's look for a phrase
+after other sounds, vosk's firing when the speech has just stopped), only these are taken."""
+
 
 class AsrError(Exception):
     """A recognizer cannot be built or fed (bad engine, language, model or input)."""

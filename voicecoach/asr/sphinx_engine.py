@@ -64,7 +64,7 @@ whole of it becomes garbage phones. A short utterance that comes out as garbage 
 look with a grammar in which a phrase may follow up to ``lead_phones`` other sounds. What that
 finds carries the time the phrase began (``Hypothesis.lead_ms``), and is believed only where
 the coach was talking then (``EchoGuard.lead_explained``), and only if it is a command that is
-safe to get wrong (``SAFE_AFTER_SOUNDS``: pain, pause, back lifting, easier). Measured with
+safe to get wrong (``SAFE_TO_GET_WRONG``: pain, pause, back lifting, easier). Measured with
 the coach's word 20 dB under the user, who starts 0.1-0.3 s into it (8 phrases, 4 coach
 words): TUNE voices heard 10 -> 37 of 96, wrong 1 -> 2; HELD-OUT 5 -> 32 of 128, wrong 3 -> 6.
 
@@ -93,7 +93,7 @@ import numpy as np
 from ..denoise import DELAY_MS as DENOISE_DELAY_MS
 from ..denoise import denoised
 from ..intents import Intent, PhraseTable
-from . import RATE, AsrError, Hypothesis, prefix_conflicts
+from . import RATE, SAFE_TO_GET_WRONG, AsrError, Hypothesis, prefix_conflicts
 from .everyday_en import WORDS as EVERYDAY_WORDS
 from .gate import BackgroundGate
 
@@ -291,12 +291,11 @@ look: standby has no coach talking, and a start phrase is not a command safe to 
 no refit either (a second chance for talk to come out as the start phrase, not measured)."""
 
 
-SAFE_AFTER_SOUNDS = frozenset({Intent.PAIN, Intent.PAUSE, Intent.BACK_LIFTED, Intent.EASIER})
-"""What a phrase heard after other sounds may be: only commands that are safe to get wrong.
-That second look hears far more of what is said over the coach's voice, but mistakes one
-command for another far more often too (TUNE voices, the coach's word 20 dB under the user,
-every command allowed: heard 8 -> 59 of 96 phrases exactly, a wrong command 1 -> 10, "ouch"
-as "go" among them)."""
+# A phrase heard after other sounds may be only a command that is safe to get wrong
+# (``SAFE_TO_GET_WRONG``). That second look hears far more of what is said over the coach's
+# voice, but mistakes one command for another far more often too (TUNE voices, the coach's
+# word 20 dB under the user, every command allowed: heard 8 -> 59 of 96 phrases exactly, a
+# wrong command 1 -> 10, "ouch" as "go" among them).
 
 
 def _import_ps() -> Any:
@@ -566,7 +565,7 @@ class SphinxRecognizer:
             return None
         log.debug("pocketsphinx: second look %r", hyp.hypstr)
         lead, text = _split_lead(hyp.hypstr)
-        if not lead or not words or self.table.exact(text) not in SAFE_AFTER_SOUNDS:
+        if not lead or not words or self.table.exact(text) not in SAFE_TO_GET_WRONG:
             return None
         if any(sg.word in self._extra_variants for sg in words):
             # An added pronunciation is looser than the dictionary's; after other sounds it
