@@ -291,13 +291,6 @@ look: standby has no coach talking, and a start phrase is not a command safe to 
 no refit either (a second chance for talk to come out as the start phrase, not measured)."""
 
 
-# A phrase heard after other sounds may be only a command that is safe to get wrong
-# (``SAFE_TO_GET_WRONG``). That second look hears far more of what is said over the coach's
-# voice, but mistakes one command for another far more often too (TUNE voices, the coach's
-# word 20 dB under the user, every command allowed: heard 8 -> 59 of 96 phrases exactly, a
-# wrong command 1 -> 10, "ouch" as "go" among them).
-
-
 def _import_ps() -> Any:
     try:
         import pocketsphinx
@@ -565,6 +558,10 @@ class SphinxRecognizer:
             return None
         log.debug("pocketsphinx: second look %r", hyp.hypstr)
         lead, text = _split_lead(hyp.hypstr)
+        # Only a command that is safe to get wrong: this look hears far more of what is said
+        # over the coach's voice, but mistakes one command for another far more often too
+        # (TUNE voices, the coach's word 20 dB under the user, every command allowed: heard
+        # 8 -> 59 of 96 phrases exactly, a wrong command 1 -> 10, "ouch" as "go" among them).
         if not lead or not words or self.table.exact(text) not in SAFE_TO_GET_WRONG:
             return None
         if any(sg.word in self._extra_variants for sg in words):

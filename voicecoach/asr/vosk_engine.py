@@ -187,10 +187,10 @@ class VoskSettings:
         (of 180 and 270 commands). A partial taken at the first pause is more often a wrong
         command (HELD-OUT 38 -> 63 in all), so only the commands that are safe to get wrong
         fire this way. Every phrase of those (HELD-OUT, 72): latency p50/p95 clean 565/798 ->
-        353/556 ms, white 20 dB 520/655 -> 272/413; heard 20 -> 18 and 20 -> 23, wrong 5 -> 7 and 3 -> 3. All commands, HELD-OUT:
-        heard 84 -> 85, 79 -> 80, 18 -> 18, wrong 19 -> 21, 14 -> 17, 5 -> 7 (each a pain,
-        pause, back or easier report), false in talk 7 -> 7, 10 -> 11, 10 -> 10; TUNE heard
-        76 -> 77, 61 -> 61, wrong 7 -> 7, 10 -> 10.
+        353/556 ms, white 20 dB 520/655 -> 272/413; heard 20 -> 18 and 20 -> 23, wrong 5 -> 7
+        and 3 -> 3. All commands, HELD-OUT: heard 84 -> 85, 79 -> 80, 18 -> 18, wrong
+        19 -> 21, 14 -> 17, 5 -> 7 (each a pain, pause, back or easier report), false in talk
+        7 -> 7, 10 -> 11, 10 -> 10; TUNE heard 76 -> 77, 61 -> 61, wrong 7 -> 7, 10 -> 10.
     """
 
     beam: float = 8.0
